@@ -1,0 +1,58 @@
+"""The 'MSQ' hls4ml backend: Vitis HLS plus per-row fixed-point (DSP) / SP2 (LUT) kernels.
+
+It subclasses ``VitisBackend`` (extended, not forked): everything stock layers need comes from
+Vitis/Vivado; our flow ``msq:row_kernels`` runs before ``vivado:init_layers`` and swaps
+row-quantized Dense layers for ``MSQDense``; our templates run after ``vivado:apply_templates``.
+The C++ kernels are the headers in ``hls_templates/nnet_utils`` copied into every project.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hls4ml.backends import VitisBackend
+from hls4ml.backends.fpga.fpga_backend import FPGABackend
+from hls4ml.model.flow import get_flow, register_flow
+from hls4ml.writer import VitisWriter
+
+from flow.hls import NAME
+from flow.hls.templates import MSQDenseConfigTemplate, MSQDenseFunctionTemplate
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "hls_templates"
+#: Default part: PYNQ-Z1 / PYNQ-Z2.
+DEFAULT_PART = "xc7z020clg400-1"
+
+
+class MSQWriter(VitisWriter):
+    """The Vitis writer; our headers arrive through ``register_source``."""
+
+
+class MSQBackend(VitisBackend):
+    def __init__(self):
+        FPGABackend.__init__(self, NAME)  # not VivadoBackend.__init__, which hard-codes 'Vivado'
+        self._register_layer_attributes()
+        self._register_flows()
+        self.register_template(MSQDenseConfigTemplate)
+        self.register_template(MSQDenseFunctionTemplate)
+        for header in sorted((TEMPLATE_DIR / "nnet_utils").glob("*.h")):
+            self.register_source(header.resolve(), destination_dir="nnet_utils")
+
+    def _register_flows(self):
+        prefix = self.name.lower()
+        row_flow = register_flow(
+            "row_kernels", [f"{prefix}:replace_row_quantized_dense"], requires=["optimize"], backend=self.name
+        )
+        template_flow = register_flow(
+            "apply_templates", self._get_layer_templates, requires=["vivado:init_layers"], backend=self.name
+        )
+        requires = get_flow("vitis:ip").requires.copy()
+        requires.insert(requires.index("vivado:init_layers"), row_flow)
+        requires.append(template_flow)  # after vivado:apply_templates, so ours are the last word
+        self._default_flow = register_flow("ip", None, requires=requires, backend=self.name)
+        self._writer_flow = register_flow(
+            "write", ["make_stamp", f"{prefix}:write_hls"], requires=[f"{prefix}:ip"], backend=self.name
+        )
+
+    def create_initial_config(self, part=DEFAULT_PART, clock_period=10, **kwargs):
+        """Vitis defaults, but for the PYNQ-Z1/Z2 part at 100 MHz."""
+        return super().create_initial_config(part=part, clock_period=clock_period, **kwargs)

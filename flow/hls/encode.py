@@ -1,0 +1,202 @@
+"""Encode a row-quantized kernel for the MSQ HLS kernel and size every fixed-point type exactly.
+
+Pure numpy: no hls4ml, no TensorFlow. Row ``j`` of a kernel ``W`` (``n_in x n_out``) is
+
+* fixed point: ``W[:, j] = k[:, j] * 2**shift_j`` with integer mantissas ``k`` of ``bits`` bits,
+  computed on DSP multipliers (``x * k``), then shifted by ``shift_j = e_j - (bits - 1)``;
+* SP2: ``W[:, j] = ±(2**-f1 + 2**-f2) * 2**shift_j`` with ``shift_j = e_j``, computed as
+  ``±((x >> f1) + (x >> f2))`` (a field of 0 means the term is zero), in LUTs.
+
+The accumulators never round: every width below is derived from the actual weights and the
+input type so that the C++ result equals the exact real-valued ``x @ W + b``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from flow.quantizers import levels
+from flow.quantizers.base import FIXED, SP2, RowEncoding
+
+MAX_FRACTIONAL_BITS = 48
+
+
+@dataclass(frozen=True)
+class FixedSpec:
+    """An ``ap_fixed<width, integer>`` (signed) or ``ap_ufixed`` type."""
+
+    width: int
+    integer: int
+    signed: bool = True
+
+    @property
+    def fractional(self) -> int:
+        return self.width - self.integer
+
+    def cpp(self) -> str:
+        return f"ap_{'' if self.signed else 'u'}fixed<{self.width},{self.integer}>"
+
+    def max_abs(self) -> float:
+        """An upper bound of ``|x|`` for any value of the type."""
+        return 2.0 ** (self.integer - 1) if self.signed else 2.0**self.integer
+
+    def as_signed(self) -> FixedSpec:
+        return self if self.signed else FixedSpec(self.width + 1, self.integer + 1, True)
+
+
+def signed_integer_bits(bound: float) -> int:
+    """Integer bits (sign included) of a signed type that holds every value in [-bound, bound]."""
+    if bound <= 0:
+        return 1
+    return int(math.floor(math.log2(bound))) + 2
+
+
+def fractional_bits(values: np.ndarray, what: str) -> int:
+    """Fewest fractional bits that represent every value exactly (error if more than 48)."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    for f in range(MAX_FRACTIONAL_BITS + 1):
+        scaled = values * 2.0**f
+        if np.all(scaled == np.round(scaled)):
+            return f
+    raise ValueError(
+        f"{what}: values need more than {MAX_FRACTIONAL_BITS} fractional bits to be exact in fixed point; "
+        "quantize them (e.g. bias_quantizer=quantized_bits(8, 3, alpha=1))"
+    )
+
+
+def exact_spec(values: np.ndarray, what: str) -> FixedSpec:
+    """Narrowest signed fixed type holding ``values`` exactly."""
+    values = np.asarray(values, dtype=np.float64)
+    frac = fractional_bits(values, what)
+    integer = signed_integer_bits(float(np.max(np.abs(values))) if values.size else 0.0)
+    return FixedSpec(integer + frac, integer)
+
+
+@dataclass(frozen=True)
+class DenseEncoding:
+    """Integer arrays and per-row tables of one row-quantized Dense kernel."""
+
+    bits: int
+    m1: int
+    m2: int
+    fix_rows: np.ndarray  # output index of each fixed row
+    sp2_rows: np.ndarray  # output index of each SP2 row
+    fix_weights: np.ndarray  # (n_fix, n_in) signed mantissas
+    sp2_codes: np.ndarray  # (n_sp2, n_in) codes [sign | f1 | f2]
+    sp2_mags: np.ndarray  # (n_sp2, n_in) magnitudes 2**-f1 + 2**-f2 (for sizing)
+    shift: np.ndarray  # (n_out,) power-of-two exponent applied after accumulation
+
+    @property
+    def n_in(self) -> int:
+        return int(self.fix_weights.shape[1])
+
+    @property
+    def n_out(self) -> int:
+        return int(len(self.shift))
+
+
+def _encode_fixed(values: np.ndarray, exponent: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    shift = exponent - (bits - 1)
+    mant = values / np.exp2(shift)[None, :]
+    k = np.round(mant)
+    if not np.array_equal(k, mant) or np.max(np.abs(k), initial=0) > 2 ** (bits - 1):
+        raise ValueError("fixed rows: weights are not integer multiples of their row scale (internal error)")
+    return k.astype(np.int64).T, shift
+
+
+def _encode_sp2(values: np.ndarray, exponent: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    m1, m2 = levels.sp2_fields(bits)
+    mags, f1, f2 = levels.sp2_table(bits)
+    unit = np.abs(values) / np.exp2(exponent)[None, :]
+    idx = np.searchsorted(mags, unit)
+    idx = np.minimum(idx, len(mags) - 1)
+    if not np.array_equal(mags[idx], unit):
+        raise ValueError("SP2 rows: weights are not on the SP2 level set of their row scale (internal error)")
+    sign = (values < 0).astype(np.int64)
+    codes = (sign << (m1 + m2)) | (f1[idx] << m2) | f2[idx]
+    return codes.T, mags[idx].T
+
+
+def encode_dense(enc: RowEncoding) -> DenseEncoding:
+    """Split a quantized kernel ``(n_in, n_out)`` into fixed mantissas and SP2 codes."""
+    values = np.asarray(enc.values, dtype=np.float64)
+    if values.ndim != 2:
+        raise ValueError(f"encode_dense expects a 2-D kernel (n_in, n_out), got shape {values.shape}")
+    scheme = np.asarray(enc.scheme)
+    fix_rows = np.flatnonzero(scheme == FIXED)
+    sp2_rows = np.flatnonzero(scheme == SP2)
+    exponent = np.asarray(enc.exponent, dtype=np.int64)
+    shift = exponent.copy()
+    kf, shift_f = _encode_fixed(values[:, fix_rows], exponent[fix_rows], enc.bits)
+    shift[fix_rows] = shift_f
+    codes, mags = _encode_sp2(values[:, sp2_rows], exponent[sp2_rows], enc.bits)
+    m1, m2 = levels.sp2_fields(enc.bits)
+    return DenseEncoding(enc.bits, m1, m2, fix_rows, sp2_rows, kf, codes, mags, shift)
+
+
+def decode_dense(d: DenseEncoding) -> np.ndarray:
+    """Inverse of :func:`encode_dense` (numpy reference of what the kernel multiplies by)."""
+    w = np.zeros((d.n_in, d.n_out))
+    w[:, d.fix_rows] = d.fix_weights.T * np.exp2(d.shift[d.fix_rows])[None, :]
+    sign = np.where((d.sp2_codes >> (d.m1 + d.m2)) & 1, -1.0, 1.0)
+    w[:, d.sp2_rows] = (sign * d.sp2_mags).T * np.exp2(d.shift[d.sp2_rows])[None, :]
+    return w
+
+
+@dataclass(frozen=True)
+class DenseTypes:
+    """Every C++ type of one MSQ Dense layer, sized so that nothing rounds or overflows."""
+
+    fix_weight: str
+    sp2_weight: str
+    fix_prod: FixedSpec
+    fix_accum: FixedSpec
+    sp2_data: FixedSpec
+    sp2_term: FixedSpec
+    sp2_accum: FixedSpec
+    out_accum: FixedSpec
+    result: FixedSpec
+
+
+def size_types(d: DenseEncoding, data: FixedSpec, bias: np.ndarray, bias_spec: FixedSpec) -> DenseTypes:
+    """Exact widths for input type ``data`` (its max |x| bounds every product)."""
+    xs = data.as_signed()
+    xmax = data.max_abs()
+    max_shift = 2**d.m1 - 1
+    fix_bound = float(np.max(np.sum(np.abs(d.fix_weights), axis=1), initial=0.0)) * xmax
+    sp2_bound = float(np.max(np.sum(d.sp2_mags, axis=1), initial=0.0)) * xmax
+    fix_accum = FixedSpec(signed_integer_bits(fix_bound) + data.fractional, signed_integer_bits(fix_bound))
+    sp2_int = signed_integer_bits(sp2_bound)
+    sp2_accum = FixedSpec(sp2_int + data.fractional + max_shift, sp2_int)
+
+    row_abs = np.zeros(d.n_out)
+    row_abs[d.fix_rows] = np.sum(np.abs(d.fix_weights), axis=1) * np.exp2(d.shift[d.fix_rows])
+    row_abs[d.sp2_rows] = np.sum(d.sp2_mags, axis=1) * np.exp2(d.shift[d.sp2_rows])
+    out_bound = float(np.max(row_abs * xmax + np.abs(bias), initial=0.0))
+    acc_frac = np.zeros(d.n_out, dtype=np.int64)
+    acc_frac[d.fix_rows] = data.fractional
+    acc_frac[d.sp2_rows] = data.fractional + max_shift
+    res_frac = max(0, int(np.max(acc_frac - d.shift, initial=0)), bias_spec.fractional)
+    res_int = signed_integer_bits(out_bound)
+    result = FixedSpec(res_int + res_frac, res_int)
+    union_frac = max(res_frac, fix_accum.fractional, sp2_accum.fractional)
+    union_int = max(res_int, fix_accum.integer, sp2_accum.integer)
+    return DenseTypes(
+        fix_weight=f"ap_int<{d.bits}>",
+        sp2_weight=f"ap_uint<{d.bits}>",
+        fix_prod=FixedSpec(xs.width + d.bits, xs.integer + d.bits),
+        fix_accum=fix_accum,
+        sp2_data=FixedSpec(xs.width + max_shift, xs.integer),
+        sp2_term=FixedSpec(xs.width + max_shift + 1, xs.integer + 1),
+        sp2_accum=sp2_accum,
+        out_accum=FixedSpec(union_int + union_frac, union_int),
+        result=result,
+    )
+
+
+def lanes(n_products: int, reuse_factor: int) -> int:
+    """Parallel lanes so that ``reuse_factor`` cycles cover ``n_products`` (at least 1)."""
+    return max(1, -(-n_products // reuse_factor))

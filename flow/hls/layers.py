@@ -1,0 +1,70 @@
+"""IR layer of the MSQ backend: ``MSQDense``, a Dense layer with per-row fixed/SP2 kernels.
+
+It is created by the ``replace_row_quantized_dense`` pass from a stock ``Dense`` node whose
+kernel quantizer is one of ours. It owns three weight arrays (fixed mantissas ``wf``, SP2
+codes ``ws``, bias ``b``) and sizes all its C++ types from its input type (see ``encode``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hls4ml.model.attributes import Attribute
+from hls4ml.model.layers import Layer, register_layer
+from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType, UnspecifiedPrecisionType
+
+from flow.hls.encode import DenseEncoding, FixedSpec, exact_spec, size_types
+
+
+def precision_spec(precision, where: str) -> FixedSpec:
+    """Our view of an hls4ml fixed/integer precision; clear error for anything else."""
+    if isinstance(precision, FixedPrecisionType):
+        return FixedSpec(precision.width, precision.integer, precision.signed)
+    if isinstance(precision, IntegerPrecisionType):
+        return FixedSpec(precision.width, precision.width, precision.signed)
+    if isinstance(precision, UnspecifiedPrecisionType):
+        raise ValueError(
+            f"{where}: the input precision is 'auto' when the MSQ kernel is sized; give the previous layer "
+            "(or the input layer) an explicit precision in the hls config, e.g. 'fixed<16,6>'"
+        )
+    raise ValueError(f"{where}: MSQ kernels need a fixed-point or integer input, got {precision}")
+
+
+class MSQDense(Layer):
+    _expected_attributes = [
+        Attribute("n_in"),
+        Attribute("n_out"),
+        Attribute("strategy", value_type=str, default="latency"),
+    ]
+
+    def initialize(self):
+        enc: DenseEncoding = self.get_attr("encoding")
+        bias = np.asarray(self.get_attr("bias_values"), dtype=np.float64)
+        data = precision_spec(self.get_input_variable().type.precision, f"layer '{self.name}'")
+        bias_spec = exact_spec(bias, f"layer '{self.name}' bias")
+        types = size_types(enc, data, bias, bias_spec)
+        self.set_attr("msq_types", types)
+
+        shape = list(self.get_input_variable().shape)
+        shape[-1] = self.get_attr("n_out")
+        result = FixedPrecisionType(types.result.width, types.result.integer, signed=True)
+        self.add_output_variable(shape, precision=result)
+
+        n_in = self.get_attr("n_in")
+        wf = enc.fix_weights if len(enc.fix_rows) else np.zeros((1, n_in), dtype=np.int64)
+        ws = enc.sp2_codes if len(enc.sp2_rows) else np.zeros((1, n_in), dtype=np.int64)
+        self.add_weights_variable(
+            name="wf", var_name="wf{index}", type_name="wf{index}_t",
+            precision=IntegerPrecisionType(enc.bits, signed=True), data=wf.reshape(-1),
+        )
+        self.add_weights_variable(
+            name="ws", var_name="ws{index}", type_name="ws{index}_t",
+            precision=IntegerPrecisionType(enc.bits, signed=False), data=ws.reshape(-1),
+        )
+        self.add_weights_variable(
+            name="bias", var_name="b{index}", type_name="bias{index}_t",
+            precision=FixedPrecisionType(bias_spec.width, bias_spec.integer, signed=True), data=bias,
+        )
+
+
+def register_layers() -> None:
+    register_layer("MSQDense", MSQDense)

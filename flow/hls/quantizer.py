@@ -1,0 +1,82 @@
+"""hls4ml side of our quantizers: a ``Quantizer`` wrapper and the hook that creates it.
+
+hls4ml's QKeras converter wraps every kernel/bias quantizer config in ``QKerasQuantizer``;
+for a class it does not know it prints "Unsupported quantizer" and silently types the
+weights ``ap_fixed<16,6>``. :func:`install` puts a dispatching subclass in its place: our
+quantizers become :class:`RowQuantizerHLS`, every other config goes to hls4ml unchanged.
+
+The stock backends then see an ordinary fixed-point weight whose type holds every quantized
+value exactly (so stock 'Vitis' computes the same numbers with plain multipliers), and the
+'MSQ' backend replaces the layer with its per-row DSP/LUT kernel.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import hls4ml.model.quantizers as hls_quantizers
+from hls4ml.model.quantizers import Quantizer
+from hls4ml.model.types import FixedPrecisionType
+
+from flow.hls.encode import exact_spec
+from flow.quantizers import CUSTOM_OBJECTS, RowEncoding, RowQuantizer
+
+_STOCK = hls_quantizers.QKerasQuantizer
+
+
+class RowQuantizerHLS(Quantizer):
+    """Wraps a :class:`flow.quantizers.RowQuantizer` for hls4ml.
+
+    hls4ml reads ``hls_type`` *before* it applies the quantizer to the weights, then builds
+    the weight variable with that same object; :meth:`bind` therefore narrows the type object
+    in place to the exact type of the quantized values.
+    """
+
+    def __init__(self, config: dict):
+        cls = CUSTOM_OBJECTS[config["class_name"]]
+        self.keras_quantizer: RowQuantizer = cls.from_config(config["config"])
+        self.class_name = config["class_name"]
+        self.config = config
+        self.encoding: RowEncoding | None = None
+        super().__init__(self.keras_quantizer.bits, FixedPrecisionType(width=32, integer=16, signed=True))
+
+    def bind(self, data) -> RowEncoding:
+        """Quantize the kernel ``data``; sets ``encoding`` and narrows ``hls_type`` to exact."""
+        data = np.asarray(data)
+        if data.ndim < 2:
+            raise ValueError(
+                f"{self.class_name} is a kernel quantizer; it cannot quantize a {data.ndim}-D tensor "
+                "(use it as kernel_quantizer, and quantized_bits(..., alpha=1) for the bias)"
+            )
+        self.encoding = self.keras_quantizer.encode(data)
+        spec = exact_spec(self.encoding.values, f"{self.class_name} weights")
+        self.hls_type.width, self.hls_type.integer = spec.width, spec.integer
+        return self.encoding
+
+    def __call__(self, data):
+        return self.bind(data).values
+
+    def serialize_state(self):
+        return {"bits": self.bits, "hls_type": self.hls_type.serialize(), "config": self.config}
+
+
+class DispatchingQKerasQuantizer(_STOCK):
+    """Stands in for hls4ml's ``QKerasQuantizer``: ours -> :class:`RowQuantizerHLS`, rest -> stock."""
+
+    def __new__(cls, config, *args, **kwargs):
+        if isinstance(config, dict) and config.get("class_name") in CUSTOM_OBJECTS:
+            return RowQuantizerHLS(config)
+        return super().__new__(cls)
+
+
+def install() -> None:
+    """Make hls4ml's QKeras converter build our wrapper for our quantizers (idempotent).
+
+    Safe in the middle of ``import hls4ml``: it rebinds the name in ``hls4ml.model.quantizers``
+    (which the converter imports later) and, when the converter is already imported, there too.
+    """
+    hls_quantizers.QKerasQuantizer = DispatchingQKerasQuantizer
+    converter = sys.modules.get("hls4ml.converters.keras.qkeras")
+    if converter is not None:
+        converter.QKerasQuantizer = DispatchingQKerasQuantizer

@@ -1,0 +1,107 @@
+"""Config-struct and call templates of ``MSQDense``: Python writes only these two strings,
+the kernel itself is the header ``hls_templates/nnet_utils/nnet_msq_dense.h``."""
+
+from __future__ import annotations
+
+from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
+
+from flow.hls.encode import DenseEncoding, DenseTypes, lanes
+from flow.hls.layers import MSQDense
+
+HEADER = "nnet_utils/nnet_msq_dense.h"
+
+CONFIG_TEMPLATE = """struct config{index} : nnet::msq_dense_config {{
+    static const unsigned n_in = {n_in};
+    static const unsigned n_out = {n_out};
+    static const unsigned n_fix = {n_fix};
+    static const unsigned n_sp2 = {n_sp2};
+    static const unsigned n_fix_alloc = {n_fix_alloc};
+    static const unsigned n_sp2_alloc = {n_sp2_alloc};
+    static const unsigned reuse_factor = {reuse};
+    static const unsigned fix_lanes = {fix_lanes};
+    static const unsigned sp2_lanes = {sp2_lanes};
+    static const unsigned m1 = {m1};
+    static const unsigned m2 = {m2};
+    typedef {fix_weight_t} fix_weight_t;
+    typedef {sp2_weight_t} sp2_weight_t;
+    typedef {bias_t} bias_t;
+    typedef {fix_prod_t} fix_prod_t;
+    typedef {fix_accum_t} fix_accum_t;
+    typedef {sp2_data_t} sp2_data_t;
+    typedef {sp2_term_t} sp2_term_t;
+    typedef {sp2_accum_t} sp2_accum_t;
+    typedef {out_accum_t} out_accum_t;
+    // Rows on DSP (fixed point): {fix_rows_comment}
+    static unsigned fix_row(unsigned r) {{
+        static const unsigned table[n_fix_alloc] = {{{fix_rows}}};
+        return table[r];
+    }}
+    // Rows on LUT (SP2): {sp2_rows_comment}
+    static unsigned sp2_row(unsigned r) {{
+        static const unsigned table[n_sp2_alloc] = {{{sp2_rows}}};
+        return table[r];
+    }}
+    static int row_shift(unsigned j) {{
+        static const int table[n_out] = {{{shifts}}};
+        return table[j];
+    }}
+}};
+"""
+
+CALL_TEMPLATE = "nnet::msq_dense_{strategy}<{input_t}, {output_t}, {config}>({input}, {output}, {wf}, {ws}, {b});"
+
+
+def _ints(values) -> str:
+    values = [int(v) for v in values]
+    return ", ".join(str(v) for v in values) if values else "0"
+
+
+class MSQDenseConfigTemplate(LayerConfigTemplate):
+    def __init__(self):
+        super().__init__(MSQDense)
+        self.template = CONFIG_TEMPLATE
+
+    def format(self, node):
+        enc: DenseEncoding = node.get_attr("encoding")
+        types: DenseTypes = node.get_attr("msq_types")
+        rf = int(node.get_attr("reuse_factor"))
+        n_in, n_fix, n_sp2 = enc.n_in, len(enc.fix_rows), len(enc.sp2_rows)
+        params = {
+            "index": node.index,
+            "n_in": n_in,
+            "n_out": enc.n_out,
+            "n_fix": n_fix,
+            "n_sp2": n_sp2,
+            "n_fix_alloc": max(1, n_fix),
+            "n_sp2_alloc": max(1, n_sp2),
+            "reuse": rf,
+            "fix_lanes": lanes(n_in * n_fix, rf),
+            "sp2_lanes": lanes(n_in * n_sp2, rf),
+            "m1": enc.m1,
+            "m2": enc.m2,
+            "fix_weight_t": node.get_weights("wf").type.name,
+            "sp2_weight_t": node.get_weights("ws").type.name,
+            "bias_t": node.get_weights("bias").type.name,
+            "fix_rows": _ints(enc.fix_rows),
+            "sp2_rows": _ints(enc.sp2_rows),
+            "fix_rows_comment": _ints(enc.fix_rows) if n_fix else "none",
+            "sp2_rows_comment": _ints(enc.sp2_rows) if n_sp2 else "none",
+            "shifts": _ints(enc.shift),
+        }
+        for name in ("fix_prod", "fix_accum", "sp2_data", "sp2_term", "sp2_accum", "out_accum"):
+            params[f"{name}_t"] = getattr(types, name).cpp()
+        return self.template.format(**params)
+
+
+class MSQDenseFunctionTemplate(FunctionCallTemplate):
+    def __init__(self):
+        super().__init__(MSQDense, include_header=[HEADER])
+        self.template = CALL_TEMPLATE
+
+    def format(self, node):
+        params = self._default_function_params(node)
+        params["strategy"] = node.get_attr("strategy")
+        params["wf"] = node.get_weights("wf").name
+        params["ws"] = node.get_weights("ws").name
+        params["b"] = node.get_weights("bias").name
+        return self.template.format(**params)
