@@ -40,7 +40,10 @@ class MSQBackend(VitisBackend):
     def _register_flows(self):
         prefix = self.name.lower()
         row_flow = register_flow(
-            "row_kernels", [f"{prefix}:replace_row_quantized_dense"], requires=["optimize"], backend=self.name
+            "row_kernels",
+            [f"{prefix}:reject_unsupported_row_layers", f"{prefix}:replace_row_quantized_dense"],
+            requires=["optimize"],
+            backend=self.name,
         )
         template_flow = register_flow(
             "apply_templates", self._get_layer_templates, requires=["vivado:init_layers"], backend=self.name

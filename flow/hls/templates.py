@@ -100,7 +100,7 @@ class MSQDenseFunctionTemplate(FunctionCallTemplate):
 
     def format(self, node):
         params = self._default_function_params(node)
-        params["strategy"] = node.get_attr("strategy")
+        params["strategy"] = str(node.get_attr("strategy")).lower()
         params["wf"] = node.get_weights("wf").name
         params["ws"] = node.get_weights("ws").name
         params["b"] = node.get_weights("bias").name

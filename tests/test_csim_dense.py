@@ -1,0 +1,54 @@
+"""C-simulation battery: random Dense models through backend 'MSQ' equal QKeras bit for bit."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from flow.convert import ConvertConfig, convert, freeze_msq_rows
+from flow.models import QuantSpec, mlp
+from tests.conftest import grid_inputs
+
+SHAPES = [(16, (12,), 5), (24, (20, 9), 7), (10, (33, 16, 8), 4)]  # (n_in, hidden, n_out)
+BITS = (3, 4, 6, 8)
+SHARES = (0.0, 0.4, 0.6, 1.0)
+# (strategy, reuse factor): RF 7 divides none of the layers above.
+SCHEDULES = [("Latency", 1), ("Resource", 2), ("Resource", 4), ("Resource", 7)]
+
+
+def _cases():
+    for i, (bits, share) in enumerate(itertools.product(BITS, SHARES)):
+        yield pytest.param(SHAPES[i % len(SHAPES)], bits, share, *SCHEDULES[i % len(SCHEDULES)], id=f"b{bits}-s{share}-{SCHEDULES[i % 4][0]}{SCHEDULES[i % 4][1]}-shape{i % 3}")
+    for strategy, rf in SCHEDULES:  # every schedule on one deep mixed model
+        yield pytest.param(SHAPES[2], 4, 0.6, strategy, rf, id=f"deep-{strategy}{rf}")
+
+
+def build(shape, bits, share, seed):
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(seed)
+    n_in, hidden, n_out = shape
+    spec = QuantSpec(scheme="msq", bits=bits, sp2_share=share, act_bits=min(8, bits + 2), act_integer=2)
+    model = mlp(n_in, n_out, hidden, spec)
+    # Spread row magnitudes so that row scales differ and variance ranking matters.
+    for layer in model.layers:
+        if hasattr(layer, "kernel"):
+            k = layer.kernel.numpy()
+            k *= np.random.default_rng(seed).uniform(0.1, 1.0, size=k.shape[-1]).astype(np.float32)
+            b = np.random.default_rng(seed + 1).normal(0, 0.5, size=k.shape[-1]).astype(np.float32)
+            layer.set_weights([k, b])
+    freeze_msq_rows(model)
+    return model
+
+
+@pytest.mark.csim
+@pytest.mark.parametrize("shape, bits, share, strategy, rf", list(_cases()))
+def test_dense_battery_bit_exact(shape, bits, share, strategy, rf, project_dir, rng):
+    model = build(shape, bits, share, seed=bits * 100 + int(share * 10))
+    x = grid_inputs(rng, 300, shape[0], frac_bits=5, lo=-4, hi=4)
+    hm = convert(model, project_dir, ConvertConfig(strategy=strategy, reuse_factor=rf))
+    y_keras = model.predict(x, verbose=0)
+    y_csim = hm.predict(x).reshape(y_keras.shape)
+    assert np.array_equal(y_keras, y_csim), f"{np.sum(y_keras != y_csim)} of {y_keras.size} outputs differ"
