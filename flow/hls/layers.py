@@ -7,12 +7,16 @@ codes ``ws``, bias ``b``) and sizes all its C++ types from its input type (see `
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from hls4ml.model.attributes import Attribute
 from hls4ml.model.layers import Layer, register_layer
 from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType, UnspecifiedPrecisionType
 
 from flow.hls.encode import DenseEncoding, FixedSpec, exact_spec, size_types
+
+FLOAT32_MANTISSA = 24
 
 
 def precision_spec(precision, where: str) -> FixedSpec:
@@ -43,6 +47,12 @@ class MSQDense(Layer):
         bias_spec = exact_spec(bias, f"layer '{self.name}' bias")
         types = size_types(enc, data, bias, bias_spec)
         self.set_attr("msq_types", types)
+        if types.result.width > FLOAT32_MANTISSA:
+            warnings.warn(
+                f"layer '{self.name}': exact outputs need {types.result.width} bits; Keras computes this layer in "
+                f"float32 ({FLOAT32_MANTISSA}-bit mantissa), so Keras may round where the C++ does not",
+                stacklevel=2,
+            )
 
         shape = list(self.get_input_variable().shape)
         shape[-1] = self.get_attr("n_out")

@@ -41,6 +41,7 @@ class ReplaceRowQuantizedDense(OptimizerPass):
         return isinstance(node, Dense) and isinstance(node.get_attr("weight_quantizer"), RowQuantizerHLS)
 
     def transform(self, model, node):
+        _strategy(model, node)  # validated here; the new node reads it from the config itself
         quantizer: RowQuantizerHLS = node.get_attr("weight_quantizer")
         encoding = quantizer.encoding
         if encoding is None:
@@ -50,7 +51,6 @@ class ReplaceRowQuantizedDense(OptimizerPass):
         attrs = {
             "n_in": node.get_attr("n_in"),
             "n_out": node.get_attr("n_out"),
-            "strategy": _strategy(model, node),
             "reuse_factor": _reuse_factor(model, node),
             "encoding": encode_dense(encoding),
             "bias_values": bias_values.reshape(-1),

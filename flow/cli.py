@@ -1,0 +1,96 @@
+"""Command line: ``python -m flow demo | convert | golden``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _quiet_tensorflow():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import warnings
+
+    warnings.filterwarnings("ignore", message="The `keras.constraints.serialize")
+    warnings.filterwarnings("ignore", message="You are saving your model as an HDF5 file")
+
+
+def cmd_demo(args) -> int:
+    from flow import demo
+    from flow.convert import ConvertConfig
+
+    cfg = demo.DemoConfig(
+        dataset=args.dataset,
+        bits=args.bits,
+        sp2_share=args.sp2_share,
+        output_dir=args.output_dir,
+        force=args.force,
+        convert=ConvertConfig(strategy=args.strategy, reuse_factor=args.reuse_factor),
+    )
+    result = demo.run(cfg)
+    print(demo.format_report(result))
+    return 0 if result["csim"]["outputs_equal"] == result["csim"]["outputs_total"] else 1
+
+
+def cmd_convert(args) -> int:
+    import flow
+    from flow.convert import ConvertConfig, convert
+
+    model = flow.load_model(args.model)
+    cfg = ConvertConfig(strategy=args.strategy, reuse_factor=args.reuse_factor, part=args.part)
+    convert(model, args.output_dir, cfg, force=args.force, compile=not args.no_compile)
+    print(f"HLS project written to {os.path.abspath(args.output_dir)}")
+    return 0
+
+
+def cmd_golden(args) -> int:
+    from flow import golden
+
+    written = golden.regenerate(models_from=args.models_from)
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m flow", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="train float/fixed/SP2/MSQ MLPs, convert MSQ to HLS, C-simulate, print a table")
+    d.add_argument("--dataset", default="digits", choices=("digits", "mnist1d"))
+    d.add_argument("--bits", type=int, default=4)
+    d.add_argument("--sp2-share", type=float, default=0.6)
+    d.add_argument("--strategy", default="Latency", choices=("Latency", "Resource"))
+    d.add_argument("--reuse-factor", type=int, default=1)
+    d.add_argument("--output-dir", default="out/demo")
+    d.add_argument("--force", action="store_true", help="replace a non-empty output directory")
+    d.set_defaults(func=cmd_demo)
+
+    c = sub.add_parser("convert", help="convert a saved QKeras model (.h5) to an HLS project and compile it")
+    c.add_argument("model")
+    c.add_argument("output_dir")
+    c.add_argument("--strategy", default="Latency", choices=("Latency", "Resource"))
+    c.add_argument("--reuse-factor", type=int, default=1)
+    c.add_argument("--part", default="xc7z020clg400-1")
+    c.add_argument("--force", action="store_true", help="replace a non-empty output directory")
+    c.add_argument("--no-compile", action="store_true")
+    c.set_defaults(func=cmd_convert)
+
+    g = sub.add_parser("golden", help="regenerate the C-sim golden data in tests/golden (deliberate changes only)")
+    g.add_argument("--models-from", default=None, help="copy new models from this directory (e.g. out/demo/models)")
+    g.set_defaults(func=cmd_golden)
+    return p
+
+
+def main(argv=None) -> int:
+    _quiet_tensorflow()
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileExistsError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

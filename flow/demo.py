@@ -1,0 +1,171 @@
+"""The demo: float / fixed-4 / SP2-4 / MSQ-4 MLPs on a built-in data set, MSQ one to HLS, C-sim.
+
+Steps (each a function ``step(state, cfg) -> state``, timed and logged):
+    train_float  -> train_quantized (ADMM + STE, per scheme) -> convert -> csim -> report
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from flow.convert import ConvertConfig, convert, prepare_output_dir
+from flow.data import Dataset, load
+from flow.models import QuantSpec, mlp
+from flow.train import ADMMConfig, TrainConfig, evaluate, train, train_admm, transfer_weights
+
+QUANTIZED_SCHEMES = ("fixed", "sp2", "msq")
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    dataset: str = "digits"
+    hidden: tuple = (64, 32)
+    bits: int = 4
+    sp2_share: float = 0.6  # fixed:SP2 = 1:1.5, the paper's XC7Z020 ratio
+    float_epochs: int = 60
+    admm: ADMMConfig = field(default_factory=ADMMConfig)
+    convert: ConvertConfig = field(default_factory=ConvertConfig)
+    output_dir: str = "out/demo"
+    force: bool = False
+    progress: bool = True
+
+
+@dataclass
+class DemoState:
+    data: Dataset
+    models: dict = field(default_factory=dict)
+    accuracy: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+    hls_model: object = None
+    csim: dict = field(default_factory=dict)
+
+
+def spec_for(scheme: str, cfg: DemoConfig, data: Dataset) -> QuantSpec:
+    in_bits, in_integer = data.input_quantizer_args()
+    return QuantSpec(scheme, cfg.bits, cfg.sp2_share, in_bits=in_bits, in_integer=in_integer)
+
+
+def step_train_float(state: DemoState, cfg: DemoConfig) -> DemoState:
+    model = mlp(state.data.input_dim, state.data.n_classes, cfg.hidden, QuantSpec("float"), name="float")
+    train(model, state.data, TrainConfig(epochs=cfg.float_epochs, progress=cfg.progress), desc="float")
+    state.models["float"] = model
+    state.accuracy["float"] = evaluate(model, state.data.x_test, state.data.y_test)
+    return state
+
+
+def step_train_quantized(state: DemoState, cfg: DemoConfig) -> DemoState:
+    for scheme in QUANTIZED_SCHEMES:
+        spec = spec_for(scheme, cfg, state.data)
+        model = mlp(state.data.input_dim, state.data.n_classes, cfg.hidden, spec, name=f"{scheme}{cfg.bits}")
+        transfer_weights(state.models["float"], model)
+        admm = ADMMConfig(**{**asdict(cfg.admm), "progress": cfg.progress})
+        train_admm(model, state.data, admm, desc=spec.label())
+        state.models[scheme] = model
+        state.accuracy[scheme] = evaluate(model, state.data.x_test, state.data.y_test)
+    return state
+
+
+def step_save_models(state: DemoState, cfg: DemoConfig) -> DemoState:
+    models_dir = Path(cfg.output_dir) / "models"
+    models_dir.mkdir(parents=True, exist_ok=True)
+    for scheme, model in state.models.items():
+        model.save(models_dir / f"{state.data.name}_{scheme}{'' if scheme == 'float' else cfg.bits}.h5")
+    return state
+
+
+def step_convert(state: DemoState, cfg: DemoConfig) -> DemoState:
+    out = Path(cfg.output_dir) / "hls_msq"
+    state.hls_model = convert(state.models["msq"], out, cfg.convert, force=True)
+    return state
+
+
+def step_csim(state: DemoState, cfg: DemoConfig) -> DemoState:
+    x, y = state.data.x_test, state.data.y_test
+    y_keras = state.models["msq"].predict(x, verbose=0)
+    y_csim = state.hls_model.predict(np.ascontiguousarray(x)).reshape(y_keras.shape)
+    equal_rows = np.all(y_keras == y_csim, axis=1)
+    state.csim = {
+        "samples": int(len(x)),
+        "outputs_equal": int(np.sum(y_keras == y_csim)),
+        "outputs_total": int(y_keras.size),
+        "samples_equal": int(np.sum(equal_rows)),
+        "accuracy": float(np.mean(np.argmax(y_csim, axis=1) == y)),
+    }
+    return state
+
+
+STEPS = (step_train_float, step_train_quantized, step_save_models, step_convert, step_csim)
+
+
+def layer_table(hls_model) -> list[dict]:
+    """Per MSQ layer: rows on DSP/LUT and multiplications (weights) on each."""
+    rows = []
+    for node in hls_model.get_layers():
+        if node.class_name != "MSQDense":
+            continue
+        enc = node.get_attr("encoding")
+        n_fix, n_sp2 = len(enc.fix_rows), len(enc.sp2_rows)
+        rows.append(
+            {
+                "layer": node.name,
+                "shape": f"{enc.n_in}x{enc.n_out}",
+                "rows_fixed_dsp": n_fix,
+                "rows_sp2_lut": n_sp2,
+                "mults_dsp": n_fix * enc.n_in,
+                "mults_lut": n_sp2 * enc.n_in,
+            }
+        )
+    return rows
+
+
+def run(cfg: DemoConfig = DemoConfig()) -> dict:
+    prepare_output_dir(cfg.output_dir, cfg.force)
+    state = DemoState(data=load(cfg.dataset))
+    for step in STEPS:
+        t0 = time.perf_counter()
+        state = step(state, cfg)
+        state.timings[step.__name__.removeprefix("step_")] = round(time.perf_counter() - t0, 2)
+    result = {
+        "dataset": cfg.dataset,
+        "accuracy": state.accuracy,
+        "csim": state.csim,
+        "layers": layer_table(state.hls_model),
+        "project": str(Path(cfg.output_dir, "hls_msq").resolve()),
+        "models": str(Path(cfg.output_dir, "models").resolve()),
+        "timings_s": state.timings,
+        "bits": cfg.bits,
+        "sp2_share": cfg.sp2_share,
+    }
+    Path(cfg.output_dir, "results.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def format_report(result: dict) -> str:
+    bits = result["bits"]
+    labels = {"float": "float", "fixed": f"fixed-{bits}", "sp2": f"SP2-{bits}", "msq": f"MSQ-{bits}"}
+    lines = [f"Data set: {result['dataset']} (test split, {result['csim']['samples']} samples)", ""]
+    lines += ["| scheme | accuracy |", "|---|---|"]
+    lines += [f"| {labels[k]} | {100 * v:.2f} % |" for k, v in result["accuracy"].items()]
+    cs = result["csim"]
+    lines += [
+        "",
+        f"C-sim vs Keras (MSQ-{bits}, SP2 share {result['sp2_share']:g}): outputs equal {cs['outputs_equal']} / "
+        f"{cs['outputs_total']}, samples equal {cs['samples_equal']} / {cs['samples']}, "
+        f"C-sim accuracy {100 * cs['accuracy']:.2f} %",
+        "",
+        "| layer | shape | rows fixed (DSP) | rows SP2 (LUT) | mults on DSP | mults on LUT |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in result["layers"]:
+        lines.append(
+            f"| {r['layer']} | {r['shape']} | {r['rows_fixed_dsp']} | {r['rows_sp2_lut']} | "
+            f"{r['mults_dsp']} | {r['mults_lut']} |"
+        )
+    lines += ["", f"HLS project: {result['project']}", f"Keras models: {result['models']}"]
+    lines.append("Step times (s): " + ", ".join(f"{k} {v}" for k, v in result["timings_s"].items()))
+    return "\n".join(lines)

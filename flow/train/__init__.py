@@ -1,0 +1,6 @@
+"""Training: float pre-training, STE quantization-aware training, ADMM for row-quantized weights."""
+
+from flow.train.admm import ADMMConfig, train_admm
+from flow.train.ste import TrainConfig, evaluate, train, transfer_weights
+
+__all__ = ["ADMMConfig", "TrainConfig", "evaluate", "train", "train_admm", "transfer_weights"]
