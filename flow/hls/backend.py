@@ -1,8 +1,10 @@
 """The 'MSQ' hls4ml backend: Vitis HLS plus per-row fixed-point (DSP) / SP2 (LUT) kernels.
 
 It subclasses ``VitisBackend`` (extended, not forked): everything stock layers need comes from
-Vitis/Vivado; our flow ``msq:row_kernels`` runs before ``vivado:init_layers`` and swaps
-row-quantized Dense layers for ``MSQDense``; our templates run after ``vivado:apply_templates``.
+Vitis/Vivado. Our flows: ``msq:convert`` is hls4ml's ``convert`` plus one pass that keeps
+QKeras output rounding (see ``passes/keep_quantizing_linear_activation.py``);
+``msq:row_kernels`` runs before ``vivado:init_layers`` and swaps row-quantized Dense layers for
+``MSQDense``; our templates run after ``vivado:apply_templates``.
 The C++ kernels are the headers in ``hls_templates/nnet_utils`` copied into every project.
 """
 
@@ -39,17 +41,26 @@ class MSQBackend(VitisBackend):
 
     def _register_flows(self):
         prefix = self.name.lower()
+        convert_passes = list(get_flow("convert").optimizers)
+        convert_passes.insert(
+            convert_passes.index("eliminate_linear_activation"), f"{prefix}:keep_quantizing_linear_activation"
+        )
+        convert_flow = register_flow("convert", convert_passes, requires=["parse_qonnx"], backend=self.name)
+        optimize_flow = register_flow(
+            "optimize", list(get_flow("optimize").optimizers), requires=[convert_flow], backend=self.name
+        )
         row_flow = register_flow(
             "row_kernels",
             [f"{prefix}:reject_unsupported_row_layers", f"{prefix}:replace_row_quantized_dense"],
-            requires=["optimize"],
+            requires=[optimize_flow],
             backend=self.name,
         )
         template_flow = register_flow(
             "apply_templates", self._get_layer_templates, requires=["vivado:init_layers"], backend=self.name
         )
         requires = get_flow("vitis:ip").requires.copy()
-        requires.insert(requires.index("vivado:init_layers"), row_flow)
+        requires[requires.index("optimize")] = optimize_flow
+        requires.insert(1, row_flow)  # before vitis:validation, which pulls in vivado:init_layers
         requires.append(template_flow)  # after vivado:apply_templates, so ours are the last word
         self._default_flow = register_flow("ip", None, requires=requires, backend=self.name)
         self._writer_flow = register_flow(

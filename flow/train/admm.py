@@ -30,8 +30,8 @@ from flow.train.ste import TrainConfig, train
 class ADMMConfig:
     epochs: int = 30
     epochs_per_update: int = 2
-    rho: float = 5e-3
-    rho_growth: float = 1.3
+    rho: float = 2e-2
+    rho_growth: float = 1.4
     learning_rate: float = 1e-3
     batch_size: int = 32
     finetune_epochs: int = 15

@@ -1,0 +1,68 @@
+"""Bad input gets a clear error naming the thing and what to do; nothing is overwritten."""
+
+from __future__ import annotations
+
+import pytest
+import tensorflow as tf
+from qkeras import QActivation, QConv2D, QDense, quantized_bits
+
+from flow.convert import ConvertConfig, convert, freeze_msq_rows
+from flow.models import QuantSpec, mlp
+from flow.quantizers import quantized_msq
+
+
+def test_unfrozen_msq_rows_are_refused(project_dir):
+    model = mlp(8, 3, (6,), QuantSpec("msq", 4, 0.5))
+    with pytest.raises(ValueError, match=r"\['fc1', 'logits'\].*freeze_msq_rows"):
+        convert(model, project_dir)
+
+
+def test_existing_project_is_not_overwritten_without_force(project_dir):
+    project_dir.mkdir(parents=True)
+    keep = project_dir / "mine.txt"
+    keep.write_text("user data")
+    model = mlp(8, 3, (6,), QuantSpec("sp2", 4))
+    with pytest.raises(FileExistsError, match="force"):
+        convert(model, project_dir, compile=False)
+    assert keep.read_text() == "user data"
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"strategy": "latency"}, "strategy"), ({"reuse_factor": 0}, "reuse_factor"), ({"io_type": "io_stream"}, "io_type")],
+)
+def test_config_typos_name_the_key(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ConvertConfig(**kwargs)
+
+
+@pytest.mark.csim
+def test_conv_with_msq_kernel_is_refused_under_msq_backend(project_dir):
+    inp = tf.keras.Input((6, 6, 1))
+    x = QActivation(quantized_bits(8, 2, alpha=1))(inp)
+    q = quantized_msq(4, 0.5)
+    x = QConv2D(4, 3, kernel_quantizer=q, bias_quantizer=quantized_bits(8, 3, alpha=1), name="conv")(x)
+    model = tf.keras.Model(inp, x)
+    freeze_msq_rows(model)
+    with pytest.raises(ValueError, match=r"layer 'conv' \(Conv2D\).*only in QDense"):
+        convert(model, project_dir, compile=False)
+
+
+def test_msq_as_bias_quantizer_is_refused(project_dir):
+    inp = tf.keras.Input((4,))
+    x = QActivation(quantized_bits(8, 2, alpha=1))(inp)
+    x = QDense(3, kernel_quantizer=quantized_bits(4, 0, alpha=1), bias_quantizer=quantized_msq(4, 0.5), name="d")(x)
+    with pytest.raises(ValueError, match="kernel quantizer"):
+        convert(tf.keras.Model(inp, x), project_dir, compile=False)
+
+
+def test_unknown_dataset_lists_the_known_ones():
+    from flow.data import load
+
+    with pytest.raises(ValueError, match="digits, mnist1d"):
+        load("cifar100")
+
+
+def test_unknown_scheme_is_refused():
+    with pytest.raises(ValueError, match="scheme"):
+        QuantSpec("int4")
