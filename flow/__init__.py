@@ -10,7 +10,12 @@ __version__ = "0.1.0"
 
 def load_model(path, custom_objects: dict | None = None):
     """Load a saved (.h5 or SavedModel) QKeras model that uses our quantizers."""
+    from pathlib import Path
+
     from qkeras.utils import load_qmodel
+
+    if not Path(path).exists():
+        raise FileNotFoundError(f"model file {path} does not exist")
 
     from flow.quantizers import CUSTOM_OBJECTS
 

@@ -12,7 +12,9 @@
 
 #include "ap_fixed.h"
 #include "ap_int.h"
+#include "hls_stream.h"
 #include "nnet_common.h"
+#include "nnet_types.h"
 
 namespace nnet {
 
@@ -154,6 +156,22 @@ Sp2Out:
     }
 }
 
+// Lanes and combine for one input vector (shared by Dense and by every pixel of a convolution).
+template <class data_T, class res_T, typename CONFIG_T>
+void msq_dense_compute(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
+                       typename CONFIG_T::fix_weight_t wf[CONFIG_T::n_fix_alloc * CONFIG_T::n_in],
+                       typename CONFIG_T::sp2_weight_t ws[CONFIG_T::n_sp2_alloc * CONFIG_T::n_in],
+                       typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
+    #pragma HLS INLINE
+    typename CONFIG_T::fix_accum_t acc_fix[CONFIG_T::n_fix_alloc];
+    typename CONFIG_T::sp2_accum_t acc_sp2[CONFIG_T::n_sp2_alloc];
+    #pragma HLS ARRAY_PARTITION variable=acc_fix complete
+    #pragma HLS ARRAY_PARTITION variable=acc_sp2 complete
+    msq_fixed_lanes<data_T, CONFIG_T>(data, acc_fix, wf);
+    msq_sp2_lanes<data_T, CONFIG_T>(data, acc_sp2, ws);
+    msq_combine<res_T, CONFIG_T>(acc_fix, acc_sp2, biases, res);
+}
+
 // Latency strategy: every product has its own lane (reuse_factor = 1 gives one cycle),
 // weights are constants spread over registers.
 template <class data_T, class res_T, typename CONFIG_T>
@@ -167,13 +185,7 @@ void msq_dense_latency(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
     #pragma HLS ARRAY_PARTITION variable=wf complete
     #pragma HLS ARRAY_PARTITION variable=ws complete
     #pragma HLS ARRAY_PARTITION variable=biases complete
-    typename CONFIG_T::fix_accum_t acc_fix[CONFIG_T::n_fix_alloc];
-    typename CONFIG_T::sp2_accum_t acc_sp2[CONFIG_T::n_sp2_alloc];
-    #pragma HLS ARRAY_PARTITION variable=acc_fix complete
-    #pragma HLS ARRAY_PARTITION variable=acc_sp2 complete
-    msq_fixed_lanes<data_T, CONFIG_T>(data, acc_fix, wf);
-    msq_sp2_lanes<data_T, CONFIG_T>(data, acc_sp2, ws);
-    msq_combine<res_T, CONFIG_T>(acc_fix, acc_sp2, biases, res);
+    msq_dense_compute<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
 }
 
 // Resource strategy: reuse_factor > 1, weights in ROM, `fix_lanes` shared DSP multipliers and
@@ -191,13 +203,61 @@ void msq_dense_resource(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
     #pragma HLS BIND_STORAGE variable=wf type=rom_np impl=bram
     #pragma HLS BIND_STORAGE variable=ws type=rom_np impl=bram
     #pragma HLS ARRAY_PARTITION variable=biases complete
-    typename CONFIG_T::fix_accum_t acc_fix[CONFIG_T::n_fix_alloc];
-    typename CONFIG_T::sp2_accum_t acc_sp2[CONFIG_T::n_sp2_alloc];
-    #pragma HLS ARRAY_PARTITION variable=acc_fix complete
-    #pragma HLS ARRAY_PARTITION variable=acc_sp2 complete
-    msq_fixed_lanes<data_T, CONFIG_T>(data, acc_fix, wf);
-    msq_sp2_lanes<data_T, CONFIG_T>(data, acc_sp2, ws);
-    msq_combine<res_T, CONFIG_T>(acc_fix, acc_sp2, biases, res);
+    msq_dense_compute<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
+}
+
+// io_stream: read the input vector from its packets, compute, write the output packets.
+template <class data_T, class res_T, typename CONFIG_T>
+void msq_dense_stream(hls::stream<data_T> &data, hls::stream<res_T> &res,
+                      typename CONFIG_T::fix_weight_t wf[CONFIG_T::n_fix_alloc * CONFIG_T::n_in],
+                      typename CONFIG_T::sp2_weight_t ws[CONFIG_T::n_sp2_alloc * CONFIG_T::n_in],
+                      typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
+    typename data_T::value_type in[CONFIG_T::n_in];
+    typename res_T::value_type out[CONFIG_T::n_out];
+    #pragma HLS ARRAY_PARTITION variable=in complete
+    #pragma HLS ARRAY_PARTITION variable=out complete
+ReadInput:
+    for (unsigned p = 0; p < CONFIG_T::n_in / data_T::size; p++) {
+        #pragma HLS PIPELINE
+        data_T packet = data.read();
+        for (unsigned c = 0; c < data_T::size; c++) {
+            #pragma HLS UNROLL
+            in[p * data_T::size + c] = packet[c];
+        }
+    }
+    msq_dense_compute<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(in, out, wf, ws, biases);
+WriteOutput:
+    for (unsigned p = 0; p < CONFIG_T::n_out / res_T::size; p++) {
+        #pragma HLS PIPELINE
+        res_T packet;
+        for (unsigned c = 0; c < res_T::size; c++) {
+            #pragma HLS UNROLL
+            packet[c] = out[p * res_T::size + c];
+        }
+        res.write(packet);
+    }
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void msq_dense_latency(hls::stream<data_T> &data, hls::stream<res_T> &res,
+                       typename CONFIG_T::fix_weight_t wf[CONFIG_T::n_fix_alloc * CONFIG_T::n_in],
+                       typename CONFIG_T::sp2_weight_t ws[CONFIG_T::n_sp2_alloc * CONFIG_T::n_in],
+                       typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
+    #pragma HLS ARRAY_PARTITION variable=wf complete
+    #pragma HLS ARRAY_PARTITION variable=ws complete
+    msq_dense_stream<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void msq_dense_resource(hls::stream<data_T> &data, hls::stream<res_T> &res,
+                        typename CONFIG_T::fix_weight_t wf[CONFIG_T::n_fix_alloc * CONFIG_T::n_in],
+                        typename CONFIG_T::sp2_weight_t ws[CONFIG_T::n_sp2_alloc * CONFIG_T::n_in],
+                        typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
+    #pragma HLS ARRAY_RESHAPE variable=wf block factor=CONFIG_T::fix_lanes
+    #pragma HLS ARRAY_RESHAPE variable=ws block factor=CONFIG_T::sp2_lanes
+    #pragma HLS BIND_STORAGE variable=wf type=rom_np impl=bram
+    #pragma HLS BIND_STORAGE variable=ws type=rom_np impl=bram
+    msq_dense_stream<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
 }
 
 } // namespace nnet

@@ -1,0 +1,25 @@
+"""Command line: convert a saved model; refuse to overwrite without --force."""
+
+from __future__ import annotations
+
+import pytest
+
+from flow import golden
+from flow.cli import main
+
+
+@pytest.mark.csim
+def test_convert_command_writes_project_and_refuses_overwrite(tmp_path, capsys):
+    model = str(golden.GOLDEN_DIR / "digits_msq4.h5")
+    out = tmp_path / "prj"
+    assert main(["convert", model, str(out), "--strategy", "Resource", "--reuse-factor", "3"]) == 0
+    assert (out / "firmware" / "nnet_utils" / "nnet_msq_dense.h").exists()
+    assert "static const unsigned reuse_factor = 3;" in (out / "firmware" / "parameters.h").read_text()
+    assert main(["convert", model, str(out), "--no-compile"]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main(["convert", model, str(out), "--no-compile", "--force"]) == 0
+
+
+def test_unknown_model_file_is_a_clear_error(tmp_path, capsys):
+    assert main(["convert", str(tmp_path / "missing.h5"), str(tmp_path / "p")]) == 2
+    assert "missing.h5" in capsys.readouterr().err
