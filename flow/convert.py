@@ -20,7 +20,7 @@ import numpy as np
 from flow.quantizers import quantized_msq
 
 STRATEGIES = ("Latency", "Resource")
-IO_TYPES = ("io_parallel",)
+IO_TYPES = ("io_parallel", "io_stream")
 
 
 @dataclass(frozen=True)

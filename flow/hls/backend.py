@@ -18,7 +18,7 @@ from hls4ml.model.flow import get_flow, register_flow
 from hls4ml.writer import VitisWriter
 
 from flow.hls import NAME
-from flow.hls.templates import MSQDenseConfigTemplate, MSQDenseFunctionTemplate
+from flow.hls.templates import TEMPLATES
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "hls_templates"
 #: Default part: PYNQ-Z1 / PYNQ-Z2.
@@ -34,8 +34,8 @@ class MSQBackend(VitisBackend):
         FPGABackend.__init__(self, NAME)  # not VivadoBackend.__init__, which hard-codes 'Vivado'
         self._register_layer_attributes()
         self._register_flows()
-        self.register_template(MSQDenseConfigTemplate)
-        self.register_template(MSQDenseFunctionTemplate)
+        for template in TEMPLATES:
+            self.register_template(template)
         for header in sorted((TEMPLATE_DIR / "nnet_utils").glob("*.h")):
             self.register_source(header.resolve(), destination_dir="nnet_utils")
 
@@ -51,7 +51,7 @@ class MSQBackend(VitisBackend):
         )
         row_flow = register_flow(
             "row_kernels",
-            [f"{prefix}:reject_unsupported_row_layers", f"{prefix}:replace_row_quantized_dense"],
+            [f"{prefix}:reject_unsupported_row_layers", f"{prefix}:replace_row_quantized_layers"],
             requires=[optimize_flow],
             backend=self.name,
         )

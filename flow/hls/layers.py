@@ -1,8 +1,10 @@
-"""IR layer of the MSQ backend: ``MSQDense``, a Dense layer with per-row fixed/SP2 kernels.
+"""IR layers of the MSQ backend: Dense and Conv1D/Conv2D with per-row fixed/SP2 kernels.
 
-It is created by the ``replace_row_quantized_dense`` pass from a stock ``Dense`` node whose
-kernel quantizer is one of ours. It owns three weight arrays (fixed mantissas ``wf``, SP2
-codes ``ws``, bias ``b``) and sizes all its C++ types from its input type (see ``encode``).
+They are created by the ``replace_row_quantized_layers`` pass from stock nodes whose kernel
+quantizer is one of ours. Each owns three weight arrays (fixed mantissas ``wf``, SP2 codes
+``ws``, bias ``b``) and sizes all its C++ types from its input type (see ``encode``).
+A convolution is the same row kernel applied to every receptive field: its rows are the
+output filters and its ``n_in`` is ``filt_height * filt_width * n_chan``.
 """
 
 from __future__ import annotations
@@ -33,12 +35,17 @@ def precision_spec(precision, where: str) -> FixedSpec:
     raise ValueError(f"{where}: MSQ kernels need a fixed-point or integer input, got {precision}")
 
 
-class MSQDense(Layer):
+class MSQRowLayer(Layer):
+    """Shared part: exact types, weight arrays; subclasses give the output shape."""
+
     _expected_attributes = [
         Attribute("n_in"),
         Attribute("n_out"),
         Attribute("strategy", value_type=str, default="latency"),
     ]
+
+    def output_shape(self) -> list[int]:
+        raise NotImplementedError
 
     def initialize(self):
         enc: DenseEncoding = self.get_attr("encoding")
@@ -53,13 +60,12 @@ class MSQDense(Layer):
                 f"float32 ({FLOAT32_MANTISSA}-bit mantissa), so Keras may round where the C++ does not",
                 stacklevel=2,
             )
-
-        shape = list(self.get_input_variable().shape)
-        shape[-1] = self.get_attr("n_out")
         result = FixedPrecisionType(types.result.width, types.result.integer, signed=True)
-        self.add_output_variable(shape, precision=result)
+        self.add_output_variable(self.output_shape(), precision=result)
+        self._add_row_weights(enc, bias, bias_spec)
 
-        n_in = self.get_attr("n_in")
+    def _add_row_weights(self, enc: DenseEncoding, bias: np.ndarray, bias_spec: FixedSpec):
+        n_in = enc.n_in
         wf = enc.fix_weights if len(enc.fix_rows) else np.zeros((1, n_in), dtype=np.int64)
         ws = enc.sp2_codes if len(enc.sp2_rows) else np.zeros((1, n_in), dtype=np.int64)
         self.add_weights_variable(
@@ -76,5 +82,30 @@ class MSQDense(Layer):
         )
 
 
+class MSQDense(MSQRowLayer):
+    def output_shape(self) -> list[int]:
+        shape = list(self.get_input_variable().shape)
+        shape[-1] = self.get_attr("n_out")
+        return shape
+
+
+class MSQConv2D(MSQRowLayer):
+    """Geometry attributes as hls4ml's Conv2D (in/out height/width, n_chan, filt_*, stride_*, pad_*)."""
+
+    def output_shape(self) -> list[int]:
+        return [self.get_attr("out_height"), self.get_attr("out_width"), self.get_attr("n_filt")]
+
+
+class MSQConv1D(MSQRowLayer):
+    """Geometry attributes as hls4ml's Conv1D (in_width, out_width, n_chan, filt_width, ...)."""
+
+    def output_shape(self) -> list[int]:
+        return [self.get_attr("out_width"), self.get_attr("n_filt")]
+
+
+ROW_LAYERS = {"MSQDense": MSQDense, "MSQConv1D": MSQConv1D, "MSQConv2D": MSQConv2D}
+
+
 def register_layers() -> None:
-    register_layer("MSQDense", MSQDense)
+    for name, cls in ROW_LAYERS.items():
+        register_layer(name, cls)

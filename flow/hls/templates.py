@@ -1,16 +1,17 @@
-"""Config-struct and call templates of ``MSQDense``: Python writes only these two strings,
-the kernel itself is the header ``hls_templates/nnet_utils/nnet_msq_dense.h``."""
+"""Config-struct and call templates of the MSQ layers: Python writes only these strings, the
+kernels are the headers ``hls_templates/nnet_utils/nnet_msq_{dense,conv}.h``."""
 
 from __future__ import annotations
 
 from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
 
 from flow.hls.encode import DenseEncoding, DenseTypes, lanes
-from flow.hls.layers import MSQDense
+from flow.hls.layers import MSQConv1D, MSQConv2D, MSQDense
 
-HEADER = "nnet_utils/nnet_msq_dense.h"
+DENSE_HEADER = "nnet_utils/nnet_msq_dense.h"
+CONV_HEADER = "nnet_utils/nnet_msq_conv.h"
 
-CONFIG_TEMPLATE = """struct config{index} : nnet::msq_dense_config {{
+ROWS_TEMPLATE = """struct {name} : nnet::msq_dense_config {{
     static const unsigned n_in = {n_in};
     static const unsigned n_out = {n_out};
     static const unsigned n_fix = {n_fix};
@@ -48,7 +49,25 @@ CONFIG_TEMPLATE = """struct config{index} : nnet::msq_dense_config {{
 }};
 """
 
-CALL_TEMPLATE = "nnet::msq_dense_{strategy}<{input_t}, {output_t}, {config}>({input}, {output}, {wf}, {ws}, {b});"
+CONV_TEMPLATE = """struct config{index} : nnet::msq_conv_config {{
+    static const unsigned in_height = {in_height};
+    static const unsigned in_width = {in_width};
+    static const unsigned n_chan = {n_chan};
+    static const unsigned filt_height = {filt_height};
+    static const unsigned filt_width = {filt_width};
+    static const unsigned n_filt = {n_filt};
+    static const unsigned stride_height = {stride_height};
+    static const unsigned stride_width = {stride_width};
+    static const unsigned pad_top = {pad_top};
+    static const unsigned pad_left = {pad_left};
+    static const unsigned out_height = {out_height};
+    static const unsigned out_width = {out_width};
+    typedef config{index}_mult mult_config;
+}};
+"""
+
+DENSE_CALL = "nnet::msq_dense_{strategy}<{input_t}, {output_t}, {config}>({input}, {output}, {wf}, {ws}, {b});"
+CONV_CALL = "nnet::msq_conv_{strategy}<{input_t}, {output_t}, {config}>({input}, {output}, {wf}, {ws}, {b});"
 
 
 def _ints(values) -> str:
@@ -56,52 +75,88 @@ def _ints(values) -> str:
     return ", ".join(str(v) for v in values) if values else "0"
 
 
+def rows_config(node, name: str) -> str:
+    """The ``msq_dense_config`` struct of a layer's row kernel."""
+    enc: DenseEncoding = node.get_attr("encoding")
+    types: DenseTypes = node.get_attr("msq_types")
+    rf = int(node.get_attr("reuse_factor"))
+    n_in, n_fix, n_sp2 = enc.n_in, len(enc.fix_rows), len(enc.sp2_rows)
+    params = {
+        "name": name,
+        "n_in": n_in,
+        "n_out": enc.n_out,
+        "n_fix": n_fix,
+        "n_sp2": n_sp2,
+        "n_fix_alloc": max(1, n_fix),
+        "n_sp2_alloc": max(1, n_sp2),
+        "reuse": rf,
+        "fix_lanes": lanes(n_in * n_fix, rf),
+        "sp2_lanes": lanes(n_in * n_sp2, rf),
+        "m1": enc.m1,
+        "m2": enc.m2,
+        "fix_weight_t": node.get_weights("wf").type.name,
+        "sp2_weight_t": node.get_weights("ws").type.name,
+        "bias_t": node.get_weights("bias").type.name,
+        "fix_rows": _ints(enc.fix_rows),
+        "sp2_rows": _ints(enc.sp2_rows),
+        "fix_rows_comment": _ints(enc.fix_rows) if n_fix else "none",
+        "sp2_rows_comment": _ints(enc.sp2_rows) if n_sp2 else "none",
+        "shifts": _ints(enc.shift),
+    }
+    for typename in ("fix_prod", "fix_accum", "sp2_data", "sp2_term", "sp2_accum", "out_accum"):
+        params[f"{typename}_t"] = getattr(types, typename).cpp()
+    return ROWS_TEMPLATE.format(**params)
+
+
+def _call_params(template: FunctionCallTemplate, node) -> dict:
+    params = template._default_function_params(node)
+    params["strategy"] = str(node.get_attr("strategy")).lower()
+    params["wf"] = node.get_weights("wf").name
+    params["ws"] = node.get_weights("ws").name
+    params["b"] = node.get_weights("bias").name
+    return params
+
+
 class MSQDenseConfigTemplate(LayerConfigTemplate):
     def __init__(self):
         super().__init__(MSQDense)
-        self.template = CONFIG_TEMPLATE
 
     def format(self, node):
-        enc: DenseEncoding = node.get_attr("encoding")
-        types: DenseTypes = node.get_attr("msq_types")
-        rf = int(node.get_attr("reuse_factor"))
-        n_in, n_fix, n_sp2 = enc.n_in, len(enc.fix_rows), len(enc.sp2_rows)
-        params = {
-            "index": node.index,
-            "n_in": n_in,
-            "n_out": enc.n_out,
-            "n_fix": n_fix,
-            "n_sp2": n_sp2,
-            "n_fix_alloc": max(1, n_fix),
-            "n_sp2_alloc": max(1, n_sp2),
-            "reuse": rf,
-            "fix_lanes": lanes(n_in * n_fix, rf),
-            "sp2_lanes": lanes(n_in * n_sp2, rf),
-            "m1": enc.m1,
-            "m2": enc.m2,
-            "fix_weight_t": node.get_weights("wf").type.name,
-            "sp2_weight_t": node.get_weights("ws").type.name,
-            "bias_t": node.get_weights("bias").type.name,
-            "fix_rows": _ints(enc.fix_rows),
-            "sp2_rows": _ints(enc.sp2_rows),
-            "fix_rows_comment": _ints(enc.fix_rows) if n_fix else "none",
-            "sp2_rows_comment": _ints(enc.sp2_rows) if n_sp2 else "none",
-            "shifts": _ints(enc.shift),
-        }
-        for name in ("fix_prod", "fix_accum", "sp2_data", "sp2_term", "sp2_accum", "out_accum"):
-            params[f"{name}_t"] = getattr(types, name).cpp()
-        return self.template.format(**params)
+        return rows_config(node, f"config{node.index}")
 
 
 class MSQDenseFunctionTemplate(FunctionCallTemplate):
     def __init__(self):
-        super().__init__(MSQDense, include_header=[HEADER])
-        self.template = CALL_TEMPLATE
+        super().__init__(MSQDense, include_header=[DENSE_HEADER])
 
     def format(self, node):
-        params = self._default_function_params(node)
-        params["strategy"] = str(node.get_attr("strategy")).lower()
-        params["wf"] = node.get_weights("wf").name
-        params["ws"] = node.get_weights("ws").name
-        params["b"] = node.get_weights("bias").name
-        return self.template.format(**params)
+        return DENSE_CALL.format(**_call_params(self, node))
+
+
+class MSQConvConfigTemplate(LayerConfigTemplate):
+    def __init__(self):
+        super().__init__((MSQConv1D, MSQConv2D))
+
+    def format(self, node):
+        geometry = {
+            "index": node.index,
+            "in_height": node.get_attr("in_height", 1),
+            "filt_height": node.get_attr("filt_height", 1),
+            "stride_height": node.get_attr("stride_height", 1),
+            "pad_top": node.get_attr("pad_top", 0),
+            "out_height": node.get_attr("out_height", 1),
+        }
+        for name in ("in_width", "n_chan", "filt_width", "n_filt", "stride_width", "pad_left", "out_width"):
+            geometry[name] = node.get_attr(name)
+        return rows_config(node, f"config{node.index}_mult") + "\n" + CONV_TEMPLATE.format(**geometry)
+
+
+class MSQConvFunctionTemplate(FunctionCallTemplate):
+    def __init__(self):
+        super().__init__((MSQConv1D, MSQConv2D), include_header=[CONV_HEADER])
+
+    def format(self, node):
+        return CONV_CALL.format(**_call_params(self, node))
+
+
+TEMPLATES = (MSQDenseConfigTemplate, MSQDenseFunctionTemplate, MSQConvConfigTemplate, MSQConvFunctionTemplate)

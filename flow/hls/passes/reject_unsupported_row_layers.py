@@ -1,25 +1,26 @@
 """Pass: refuse layers that carry our row quantizers but have no MSQ kernel (yet).
 
 Contract:
-    match:     any node other than ``Dense``/``MSQDense`` whose weight quantizer is ours.
+    match:     any node other than Dense/Conv1D/Conv2D whose weight quantizer is ours.
     transform: raise a ValueError naming the layer and the supported layer types. Never a
                silent fallback to a stock kernel under the 'MSQ' backend.
 """
 
 from __future__ import annotations
 
-from hls4ml.model.layers import Dense
+from hls4ml.model.layers import Conv1D, Conv2D, Dense
 from hls4ml.model.optimizer import OptimizerPass
 
 from flow.hls.quantizer import RowQuantizerHLS
 
-SUPPORTED = ("QDense",)
+SUPPORTED = ("QDense", "QConv1D", "QConv2D")
 
 
 class RejectUnsupportedRowLayers(OptimizerPass):
     def match(self, node):
         quantizers = [v for k, v in node.attributes.items() if k.endswith("_quantizer")]
-        return not isinstance(node, Dense) and any(isinstance(q, RowQuantizerHLS) for q in quantizers)
+        supported = isinstance(node, (Dense, Conv1D, Conv2D)) and node.class_name in ("Dense", "Conv1D", "Conv2D")
+        return not supported and any(isinstance(q, RowQuantizerHLS) for q in quantizers)
 
     def transform(self, model, node):
         raise ValueError(

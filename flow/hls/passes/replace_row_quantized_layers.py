@@ -1,0 +1,106 @@
+"""Pass: a stock Dense/Conv1D/Conv2D whose kernel quantizer is ours becomes an MSQ layer.
+
+Contract:
+    match:     ``Dense``, ``Conv1D`` or ``Conv2D`` node with a :class:`RowQuantizerHLS` weight quantizer.
+    transform: encode the kernel per output row/filter (fixed mantissas / SP2 codes, row exponents;
+               a conv kernel ``(fh, fw, c, f)`` is the matrix ``(fh*fw*c, f)``), take the bias values
+               (quantized by their own quantizer), check strategy, reuse factor and dilation, and
+               replace the node by ``MSQDense`` / ``MSQConv1D`` / ``MSQConv2D`` of the same name.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hls4ml.model.layers import Conv1D, Conv2D, Dense
+from hls4ml.model.optimizer import OptimizerPass
+
+from flow.hls.encode import encode_dense
+from flow.hls.quantizer import RowQuantizerHLS
+from flow.quantizers import RowEncoding
+
+STRATEGIES = ("latency", "resource")
+GEOMETRY = {
+    "MSQConv2D": (
+        "in_height", "in_width", "n_chan", "filt_height", "filt_width", "n_filt", "stride_height",
+        "stride_width", "pad_top", "pad_bottom", "pad_left", "pad_right", "out_height", "out_width",
+    ),
+    "MSQConv1D": ("in_width", "n_chan", "filt_width", "n_filt", "stride_width", "pad_left", "pad_right", "out_width"),
+    "MSQDense": (),
+}
+
+
+def _strategy(model, node) -> str:
+    strategy = str(model.config.get_strategy(node)).lower()
+    if strategy not in STRATEGIES:
+        raise ValueError(
+            f"layer '{node.name}': Strategy '{strategy}' is not supported for MSQ kernels; use one of "
+            f"{', '.join(s.capitalize() for s in STRATEGIES)}"
+        )
+    return strategy
+
+
+def _reuse_factor(model, node) -> int:
+    rf = model.config.get_reuse_factor(node)
+    if isinstance(rf, bool) or not isinstance(rf, (int, np.integer)) or rf < 1:
+        raise ValueError(f"layer '{node.name}': ReuseFactor must be a positive integer, got {rf!r}")
+    return int(rf)
+
+
+def _check_dilation(model, node) -> None:
+    """hls4ml's Keras parser ignores dilation; we refuse it instead of computing something else."""
+    keras_model = model.config.config.get("KerasModel")
+    if keras_model is None or not hasattr(keras_model, "get_layer"):
+        return
+    try:
+        layer = keras_model.get_layer(node.name)
+    except ValueError:
+        return
+    dilation = tuple(np.atleast_1d(getattr(layer, "dilation_rate", 1)))
+    if any(int(d) != 1 for d in dilation):
+        raise ValueError(
+            f"layer '{node.name}': dilation_rate {dilation} is not supported by backend 'MSQ' "
+            "(supported: dilation 1, any stride, padding 'same' or 'valid')"
+        )
+
+
+def _as_matrix(encoding: RowEncoding) -> RowEncoding:
+    values = np.asarray(encoding.values)
+    return RowEncoding(values.reshape(-1, values.shape[-1]), encoding.scheme, encoding.exponent, encoding.bits)
+
+
+class ReplaceRowQuantizedLayers(OptimizerPass):
+    KINDS = {Dense: "MSQDense", Conv1D: "MSQConv1D", Conv2D: "MSQConv2D"}
+
+    def _kind(self, node) -> str | None:
+        for cls, kind in self.KINDS.items():
+            if isinstance(node, cls) and node.class_name == cls.__name__:
+                return kind
+        return None
+
+    def match(self, node):
+        return self._kind(node) is not None and isinstance(node.get_attr("weight_quantizer"), RowQuantizerHLS)
+
+    def transform(self, model, node):
+        kind = self._kind(node)
+        _strategy(model, node)  # validated here; the new node reads it from the config itself
+        _check_dilation(model, node)
+        quantizer: RowQuantizerHLS = node.get_attr("weight_quantizer")
+        encoding = quantizer.encoding or quantizer.bind(node.get_attr("weight_data"))
+        dense = encode_dense(_as_matrix(encoding))
+        bias = node.get_weights("bias")
+        n_out = dense.n_out
+        bias_values = np.zeros(n_out) if bias is None else np.asarray(bias.data, np.float64).reshape(-1)
+        attrs = {name: node.get_attr(name) for name in GEOMETRY[kind]}
+        attrs.update(
+            {
+                "n_in": dense.n_in,
+                "n_out": n_out,
+                "reuse_factor": _reuse_factor(model, node),
+                "encoding": dense,
+                "bias_values": bias_values,
+                "row_scheme": [int(s) for s in encoding.scheme],
+            }
+        )
+        new_node = model.make_node(kind, node.name, attrs, node.inputs.copy(), node.outputs.copy())
+        model.replace_node(node, new_node)
+        return True
