@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import tensorflow as tf
-from qkeras import QActivation, QConv2D, QDense, quantized_bits
+from qkeras import QActivation, QConv2D, QDense, QDepthwiseConv2D, quantized_bits
 
 from flow.convert import ConvertConfig, convert, freeze_msq_rows
 from flow.models import QuantSpec, mlp
@@ -29,7 +29,7 @@ def test_existing_project_is_not_overwritten_without_force(project_dir):
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"strategy": "latency"}, "strategy"), ({"reuse_factor": 0}, "reuse_factor"), ({"io_type": "io_stream"}, "io_type")],
+    [({"strategy": "latency"}, "strategy"), ({"reuse_factor": 0}, "reuse_factor"), ({"io_type": "io_serial"}, "io_type")],
 )
 def test_config_typos_name_the_key(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -37,14 +37,23 @@ def test_config_typos_name_the_key(kwargs, match):
 
 
 @pytest.mark.csim
-def test_conv_with_msq_kernel_is_refused_under_msq_backend(project_dir):
-    inp = tf.keras.Input((6, 6, 1))
+def test_depthwise_conv_with_msq_kernel_is_refused_under_msq_backend(project_dir):
+    inp = tf.keras.Input((6, 6, 2))
+    x = QActivation(quantized_bits(8, 2, alpha=1))(inp)
+    x = QDepthwiseConv2D(3, depthwise_quantizer=quantized_msq(4, 0.5, row_scheme=[0]), name="dw")(x)
+    with pytest.raises(ValueError, match=r"layer 'dw' \(DepthwiseConv2D\).*only in QDense, QConv1D, QConv2D"):
+        convert(tf.keras.Model(inp, x), project_dir, compile=False)
+
+
+@pytest.mark.csim
+def test_dilated_conv_is_refused(project_dir):
+    inp = tf.keras.Input((8, 8, 1))
     x = QActivation(quantized_bits(8, 2, alpha=1))(inp)
     q = quantized_msq(4, 0.5)
-    x = QConv2D(4, 3, kernel_quantizer=q, bias_quantizer=quantized_bits(8, 3, alpha=1), name="conv")(x)
+    x = QConv2D(4, 3, dilation_rate=2, kernel_quantizer=q, bias_quantizer=quantized_bits(8, 3, alpha=1), name="conv")(x)
     model = tf.keras.Model(inp, x)
     freeze_msq_rows(model)
-    with pytest.raises(ValueError, match=r"layer 'conv' \(Conv2D\).*only in QDense"):
+    with pytest.raises(ValueError, match=r"layer 'conv': dilation_rate \(2, 2\) is not supported"):
         convert(model, project_dir, compile=False)
 
 

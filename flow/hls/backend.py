@@ -1,8 +1,9 @@
 """The 'MSQ' hls4ml backend: Vitis HLS plus per-row fixed-point (DSP) / SP2 (LUT) kernels.
 
 It subclasses ``VitisBackend`` (extended, not forked): everything stock layers need comes from
-Vitis/Vivado. Our flows: ``msq:convert`` is hls4ml's ``convert`` plus one pass that keeps
-QKeras output rounding (see ``passes/keep_quantizing_linear_activation.py``);
+Vitis/Vivado. Our flows: ``msq:convert``/``msq:optimize`` are hls4ml's ``convert``/``optimize``
+with a pass that keeps QKeras output rounding (``passes/keep_quantizing_linear_activation.py``)
+and exact average pooling (``passes/infer_exact_precision_types.py``);
 ``msq:row_kernels`` runs before ``vivado:init_layers`` and swaps row-quantized Dense layers for
 ``MSQDense``; our templates run after ``vivado:apply_templates``.
 The C++ kernels are the headers in ``hls_templates/nnet_utils`` copied into every project.
@@ -45,10 +46,11 @@ class MSQBackend(VitisBackend):
         convert_passes.insert(
             convert_passes.index("eliminate_linear_activation"), f"{prefix}:keep_quantizing_linear_activation"
         )
+        exact_infer = f"{prefix}:infer_exact_precision_types"
+        convert_passes = [exact_infer if p == "infer_precision_types" else p for p in convert_passes]
+        optimize_passes = [exact_infer if p == "infer_precision_types" else p for p in get_flow("optimize").optimizers]
         convert_flow = register_flow("convert", convert_passes, requires=["parse_qonnx"], backend=self.name)
-        optimize_flow = register_flow(
-            "optimize", list(get_flow("optimize").optimizers), requires=[convert_flow], backend=self.name
-        )
+        optimize_flow = register_flow("optimize", optimize_passes, requires=[convert_flow], backend=self.name)
         row_flow = register_flow(
             "row_kernels",
             [f"{prefix}:reject_unsupported_row_layers", f"{prefix}:replace_row_quantized_layers"],
