@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 DATASETS = ("digits", "mnist1d")
+#: Natural sample shapes for convolutional models.
+IMAGE_SHAPES = {"digits": (8, 8, 1), "mnist1d": (40, 1)}
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,17 @@ class Dataset:
     @property
     def input_dim(self) -> int:
         return int(np.prod(self.x_train.shape[1:]))
+
+    def with_shape(self, shape) -> "Dataset":
+        """The same data with every sample reshaped (e.g. digits as 8x8x1 images, MNIST-1D as (40, 1))."""
+        import dataclasses
+
+        shape = tuple(int(s) for s in shape)
+        if int(np.prod(shape)) != self.input_dim:
+            raise ValueError(f"{self.name}: cannot reshape samples of {self.input_dim} values to {shape}")
+        return dataclasses.replace(
+            self, x_train=self.x_train.reshape((-1, *shape)), x_test=self.x_test.reshape((-1, *shape))
+        )
 
     def input_quantizer_args(self) -> tuple[int, int]:
         """``(bits, integer)`` of a ``quantized_bits`` that represents the input grid exactly."""
