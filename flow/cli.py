@@ -21,11 +21,12 @@ def cmd_demo(args) -> int:
 
     cfg = demo.DemoConfig(
         dataset=args.dataset,
+        model=args.model,
         bits=args.bits,
         sp2_share=args.sp2_share,
         output_dir=args.output_dir,
         force=args.force,
-        convert=ConvertConfig(strategy=args.strategy, reuse_factor=args.reuse_factor),
+        convert=ConvertConfig(strategy=args.strategy, reuse_factor=args.reuse_factor, io_type=args.io_type),
     )
     result = demo.run(cfg)
     print(demo.format_report(result))
@@ -58,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="train float/fixed/SP2/MSQ MLPs, convert MSQ to HLS, C-simulate, print a table")
     d.add_argument("--dataset", default="digits", choices=("digits", "mnist1d"))
+    d.add_argument("--model", default="mlp", choices=("mlp", "cnn"))
+    d.add_argument("--io-type", default="io_parallel", choices=("io_parallel", "io_stream"))
     d.add_argument("--bits", type=int, default=4)
     d.add_argument("--sp2-share", type=float, default=0.6)
     d.add_argument("--strategy", default="Latency", choices=("Latency", "Resource"))

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from flow.convert import ConvertConfig, convert, prepare_output_dir
-from flow.data import Dataset, load
-from flow.models import QuantSpec, mlp
+from flow.data import IMAGE_SHAPES, Dataset, load
+from flow.models import QuantSpec, cnn1d, mlp, vgg
 from flow.train import ADMMConfig, TrainConfig, evaluate, train, train_admm, transfer_weights
 
 QUANTIZED_SCHEMES = ("fixed", "sp2", "msq")
@@ -24,6 +24,7 @@ QUANTIZED_SCHEMES = ("fixed", "sp2", "msq")
 @dataclass(frozen=True)
 class DemoConfig:
     dataset: str = "digits"
+    model: str = "mlp"  # 'mlp' or 'cnn' (VGG-style on images, the MNIST-1D CNN on signals)
     hidden: tuple = (64, 32)
     bits: int = 4
     sp2_share: float = 0.6  # fixed:SP2 = 1:1.5, the paper's XC7Z020 ratio
@@ -50,8 +51,22 @@ def spec_for(scheme: str, cfg: DemoConfig, data: Dataset) -> QuantSpec:
     return QuantSpec(scheme, cfg.bits, cfg.sp2_share, in_bits=in_bits, in_integer=in_integer)
 
 
+MODELS = ("mlp", "cnn")
+
+
+def build(cfg: DemoConfig, data: Dataset, spec: QuantSpec, name: str):
+    """The demo's network for ``cfg.model`` on ``data``."""
+    if cfg.model == "mlp":
+        return mlp(data.input_dim, data.n_classes, cfg.hidden, spec, name=name)
+    if cfg.model != "cnn":
+        raise ValueError(f"demo model '{cfg.model}' is unknown; use one of {MODELS}")
+    shape = data.x_train.shape[1:]
+    model = cnn1d(shape, data.n_classes, spec=spec) if len(shape) == 2 else vgg(shape, data.n_classes, 0.125, spec)
+    return model
+
+
 def step_train_float(state: DemoState, cfg: DemoConfig) -> DemoState:
-    model = mlp(state.data.input_dim, state.data.n_classes, cfg.hidden, QuantSpec("float"), name="float")
+    model = build(cfg, state.data, QuantSpec("float"), name="float")
     train(model, state.data, TrainConfig(epochs=cfg.float_epochs, progress=cfg.progress), desc="float")
     state.models["float"] = model
     state.accuracy["float"] = evaluate(model, state.data.x_test, state.data.y_test)
@@ -61,7 +76,7 @@ def step_train_float(state: DemoState, cfg: DemoConfig) -> DemoState:
 def step_train_quantized(state: DemoState, cfg: DemoConfig) -> DemoState:
     for scheme in QUANTIZED_SCHEMES:
         spec = spec_for(scheme, cfg, state.data)
-        model = mlp(state.data.input_dim, state.data.n_classes, cfg.hidden, spec, name=f"{scheme}{cfg.bits}")
+        model = build(cfg, state.data, spec, name=f"{scheme}{cfg.bits}")
         transfer_weights(state.models["float"], model)
         admm = ADMMConfig(**{**asdict(cfg.admm), "progress": cfg.progress})
         train_admm(model, state.data, admm, desc=spec.label())
@@ -74,7 +89,8 @@ def step_save_models(state: DemoState, cfg: DemoConfig) -> DemoState:
     models_dir = Path(cfg.output_dir) / "models"
     models_dir.mkdir(parents=True, exist_ok=True)
     for scheme, model in state.models.items():
-        model.save(models_dir / f"{state.data.name}_{scheme}{'' if scheme == 'float' else cfg.bits}.h5")
+        prefix = state.data.name if cfg.model == "mlp" else f"{state.data.name}_{cfg.model}"
+        model.save(models_dir / f"{prefix}_{scheme}{'' if scheme == 'float' else cfg.bits}.h5")
     return state
 
 
@@ -103,21 +119,22 @@ STEPS = (step_train_float, step_train_quantized, step_save_models, step_convert,
 
 
 def layer_table(hls_model) -> list[dict]:
-    """Per MSQ layer: rows on DSP/LUT and multiplications (weights) on each."""
+    """Per MSQ layer: rows (filters) on DSP/LUT and multiplications per inference on each."""
     rows = []
     for node in hls_model.get_layers():
-        if node.class_name != "MSQDense":
+        if not node.class_name.startswith("MSQ"):
             continue
         enc = node.get_attr("encoding")
         n_fix, n_sp2 = len(enc.fix_rows), len(enc.sp2_rows)
+        pixels = node.get_attr("out_height", 1) * node.get_attr("out_width", 1) if "Conv" in node.class_name else 1
         rows.append(
             {
                 "layer": node.name,
-                "shape": f"{enc.n_in}x{enc.n_out}",
+                "shape": f"{enc.n_in}x{enc.n_out}" + (f" x {pixels} px" if pixels > 1 else ""),
                 "rows_fixed_dsp": n_fix,
                 "rows_sp2_lut": n_sp2,
-                "mults_dsp": n_fix * enc.n_in,
-                "mults_lut": n_sp2 * enc.n_in,
+                "mults_dsp": n_fix * enc.n_in * pixels,
+                "mults_lut": n_sp2 * enc.n_in * pixels,
             }
         )
     return rows
@@ -125,13 +142,17 @@ def layer_table(hls_model) -> list[dict]:
 
 def run(cfg: DemoConfig = DemoConfig()) -> dict:
     prepare_output_dir(cfg.output_dir, cfg.force)
-    state = DemoState(data=load(cfg.dataset))
+    if cfg.model not in MODELS:
+        raise ValueError(f"demo model '{cfg.model}' is unknown; use one of {MODELS}")
+    data = load(cfg.dataset)
+    state = DemoState(data=data.with_shape(IMAGE_SHAPES[cfg.dataset]) if cfg.model == "cnn" else data)
     for step in STEPS:
         t0 = time.perf_counter()
         state = step(state, cfg)
         state.timings[step.__name__.removeprefix("step_")] = round(time.perf_counter() - t0, 2)
     result = {
         "dataset": cfg.dataset,
+        "model": cfg.model,
         "accuracy": state.accuracy,
         "csim": state.csim,
         "layers": layer_table(state.hls_model),
@@ -148,7 +169,10 @@ def run(cfg: DemoConfig = DemoConfig()) -> dict:
 def format_report(result: dict) -> str:
     bits = result["bits"]
     labels = {"float": "float", "fixed": f"fixed-{bits}", "sp2": f"SP2-{bits}", "msq": f"MSQ-{bits}"}
-    lines = [f"Data set: {result['dataset']} (test split, {result['csim']['samples']} samples)", ""]
+    lines = [
+        f"Data set: {result['dataset']} (test split, {result['csim']['samples']} samples), model: {result['model']}",
+        "",
+    ]
     lines += ["| scheme | accuracy |", "|---|---|"]
     lines += [f"| {labels[k]} | {100 * v:.2f} % |" for k, v in result["accuracy"].items()]
     cs = result["csim"]
@@ -158,7 +182,7 @@ def format_report(result: dict) -> str:
         f"{cs['outputs_total']}, samples equal {cs['samples_equal']} / {cs['samples']}, "
         f"C-sim accuracy {100 * cs['accuracy']:.2f} %",
         "",
-        "| layer | shape | rows fixed (DSP) | rows SP2 (LUT) | mults on DSP | mults on LUT |",
+        "| layer | rows in x out | rows fixed (DSP) | rows SP2 (LUT) | mults on DSP | mults on LUT |",
         "|---|---|---|---|---|---|",
     ]
     for r in result["layers"]:
