@@ -21,6 +21,7 @@ def cmd_demo(args) -> int:
 
     cfg = demo.DemoConfig(
         dataset=args.dataset,
+        data_path=args.data_path,
         model=args.model,
         bits=args.bits,
         sp2_share=args.sp2_share,
@@ -58,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="train float/fixed/SP2/MSQ MLPs, convert MSQ to HLS, C-simulate, print a table")
-    d.add_argument("--dataset", default="digits", choices=("digits", "mnist1d"))
+    d.add_argument("--dataset", default="digits", choices=("digits", "mnist1d", "mnist", "cifar10"))
+    d.add_argument("--data-path", default=None, help="a .npz with x_train, y_train, x_test, y_test (mnist, cifar10)")
     d.add_argument("--model", default="mlp", choices=("mlp", "cnn"))
     d.add_argument("--io-type", default="io_parallel", choices=("io_parallel", "io_stream"))
     d.add_argument("--bits", type=int, default=4)

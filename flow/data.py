@@ -6,19 +6,26 @@
   ``make_dataset(get_dataset_args())`` (5,000 signals of length 40, 4,000 train / 1,000 test);
   never its download URL. Values are rounded to the grid 2**-4 in [-8, 8).
 
+* ``mnist`` / ``cifar10``: from a user ``.npz`` (arrays ``x_train, y_train, x_test, y_test``) or
+  from Keras' cache (``$KERAS_HOME`` or ``~/.keras``, ``datasets/mnist.npz``,
+  ``datasets/cifar-10-batches-py``) when the files are there; otherwise a clear error that
+  says which file to put where. Nothing is downloaded. Pixels are scaled to ``p / 256``.
+
 Inputs are returned on a fixed-point grid so that the QKeras input quantizer and the HLS
 input type see the same numbers (the bit-exactness contract is stated on grid inputs).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-DATASETS = ("digits", "mnist1d")
+DATASETS = ("digits", "mnist1d", "mnist", "cifar10")
 #: Natural sample shapes for convolutional models.
-IMAGE_SHAPES = {"digits": (8, 8, 1), "mnist1d": (40, 1)}
+IMAGE_SHAPES = {"digits": (8, 8, 1), "mnist1d": (40, 1), "mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
 
 
 @dataclass(frozen=True)
@@ -93,9 +100,58 @@ def load_mnist1d(seed: int = 42) -> Dataset:
     )
 
 
-def load(name: str) -> Dataset:
-    """Load a built-in data set by name (clear error for an unknown one)."""
+def keras_cache_dir() -> Path:
+    """Where Keras keeps downloaded data sets: ``$KERAS_HOME/datasets`` or ``~/.keras/datasets``."""
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
+
+
+def _from_npz(path: Path, name: str) -> tuple[np.ndarray, ...]:
+    with np.load(path) as f:
+        missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in f]
+        if missing:
+            raise ValueError(f"{path}: a {name} .npz needs arrays x_train, y_train, x_test, y_test; missing {missing}")
+        return f["x_train"], f["y_train"], f["x_test"], f["y_test"]
+
+
+def _from_keras_cache(name: str) -> tuple[np.ndarray, ...]:
+    import tensorflow as tf
+
+    cache = keras_cache_dir()
+    expected = {"mnist": cache / "mnist.npz", "cifar10": cache / "cifar-10-batches-py"}[name]
+    if not expected.exists():
+        raise FileNotFoundError(
+            f"{name}: {expected} not found and nothing is downloaded here. Put Keras' {expected.name} there "
+            f"(set KERAS_HOME to use another cache), or pass path= to a .npz with x_train, y_train, x_test, y_test"
+        )
+    loader = tf.keras.datasets.mnist if name == "mnist" else tf.keras.datasets.cifar10
+    (xtr, ytr), (xte, yte) = loader.load_data()
+    return xtr, ytr, xte, yte
+
+
+def load_images(name: str, path: str | Path | None = None) -> Dataset:
+    """MNIST or CIFAR-10 (see the module docstring); pixels 0..255 become ``p / 256``."""
+    if name not in ("mnist", "cifar10"):
+        raise ValueError(f"load_images: '{name}' is not an image data set (mnist, cifar10)")
+    if path is not None:
+        if not Path(path).exists():
+            raise FileNotFoundError(f"{name}: {path} does not exist")
+        xtr, ytr, xte, yte = _from_npz(Path(path), name)
+    else:
+        xtr, ytr, xte, yte = _from_keras_cache(name)
+    shape = IMAGE_SHAPES[name]
+
+    def prep(x):
+        return (np.asarray(x, np.float32).reshape((-1, *shape)) / 256.0).reshape(len(x), -1)
+
+    ytr, yte = np.asarray(ytr).reshape(-1).astype(np.int64), np.asarray(yte).reshape(-1).astype(np.int64)
+    return Dataset(name, prep(xtr), ytr, prep(xte), yte, 10, frac_bits=8, integer=0)
+
+
+def load(name: str, path: str | Path | None = None) -> Dataset:
+    """Load a data set by name (clear error for an unknown one). ``path``: a user .npz (images)."""
+    if name in ("mnist", "cifar10"):
+        return load_images(name, path)
     loaders = {"digits": load_digits, "mnist1d": load_mnist1d}
     if name not in loaders:
-        raise ValueError(f"unknown data set '{name}'; built-in data sets are: {', '.join(DATASETS)}")
+        raise ValueError(f"unknown data set '{name}'; data sets are: {', '.join(DATASETS)}")
     return loaders[name]()

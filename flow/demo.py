@@ -24,6 +24,7 @@ QUANTIZED_SCHEMES = ("fixed", "sp2", "msq")
 @dataclass(frozen=True)
 class DemoConfig:
     dataset: str = "digits"
+    data_path: str | None = None  # a user .npz for mnist / cifar10
     model: str = "mlp"  # 'mlp' or 'cnn' (VGG-style on images, the MNIST-1D CNN on signals)
     hidden: tuple = (64, 32)
     bits: int = 4
@@ -144,7 +145,7 @@ def run(cfg: DemoConfig = DemoConfig()) -> dict:
     prepare_output_dir(cfg.output_dir, cfg.force)
     if cfg.model not in MODELS:
         raise ValueError(f"demo model '{cfg.model}' is unknown; use one of {MODELS}")
-    data = load(cfg.dataset)
+    data = load(cfg.dataset, cfg.data_path)
     state = DemoState(data=data.with_shape(IMAGE_SHAPES[cfg.dataset]) if cfg.model == "cnn" else data)
     for step in STEPS:
         t0 = time.perf_counter()

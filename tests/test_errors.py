@@ -68,7 +68,7 @@ def test_msq_as_bias_quantizer_is_refused(project_dir):
 def test_unknown_dataset_lists_the_known_ones():
     from flow.data import load
 
-    with pytest.raises(ValueError, match="digits, mnist1d"):
+    with pytest.raises(ValueError, match="digits, mnist1d, mnist, cifar10"):
         load("cifar100")
 
 
