@@ -55,6 +55,16 @@ def unfrozen_msq_layers(model) -> list[str]:
 
 def freeze_msq_rows(model) -> dict[str, np.ndarray]:
     """Freeze every unfrozen MSQ assignment from the current kernels; returns {layer: scheme}."""
+    owners: dict[int, str] = {}
+    for layer in model.layers:
+        q = getattr(layer, "kernel_quantizer_internal", None)
+        if isinstance(q, quantized_msq):
+            if id(q) in owners:
+                raise ValueError(
+                    f"layers '{owners[id(q)]}' and '{layer.name}' share one quantized_msq object; its row "
+                    "assignment is per layer, so give every layer its own quantizer"
+                )
+            owners[id(q)] = layer.name
     frozen = {}
     for layer in model.layers:
         q = getattr(layer, "kernel_quantizer_internal", None)

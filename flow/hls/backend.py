@@ -46,6 +46,9 @@ class MSQBackend(VitisBackend):
         convert_passes.insert(
             convert_passes.index("eliminate_linear_activation"), f"{prefix}:keep_quantizing_linear_activation"
         )
+        convert_passes.insert(
+            convert_passes.index("fuse_batch_normalization"), f"{prefix}:reject_batchnorm_after_row_layers"
+        )
         exact_infer = f"{prefix}:infer_exact_precision_types"
         convert_passes = [exact_infer if p == "infer_precision_types" else p for p in convert_passes]
         optimize_passes = [exact_infer if p == "infer_precision_types" else p for p in get_flow("optimize").optimizers]
