@@ -73,6 +73,20 @@ def freeze_msq_rows(model) -> dict[str, np.ndarray]:
     return frozen
 
 
+def check_layers(model) -> None:
+    """Refuse layers hls4ml has no handler for, naming the layer and listing the supported classes."""
+    from hls4ml.converters.keras_v2_to_hls import get_supported_keras_layers
+
+    supported = set(get_supported_keras_layers())
+    for layer in model.layers:
+        cls = type(layer).__name__
+        if cls not in supported and cls not in ("InputLayer", "Functional", "Sequential"):
+            raise ValueError(
+                f"layer '{layer.name}' ({cls}) cannot be converted; supported Keras/QKeras layers are: "
+                f"{', '.join(sorted(supported))}. SP2/MSQ kernels are supported in QDense, QConv1D and QConv2D."
+            )
+
+
 def prepare_output_dir(output_dir: str | Path, force: bool) -> Path:
     """Refuse to write into a non-empty directory unless ``force`` (then it is replaced)."""
     out = Path(output_dir)
@@ -103,12 +117,16 @@ def convert(model, output_dir: str | Path, cfg: ConvertConfig = ConvertConfig(),
     """Convert (and by default compile for C-simulation) a QKeras model; returns the hls4ml model."""
     import hls4ml
 
+    from flow.hls import register
+
+    register()
     unfrozen = unfrozen_msq_layers(model)
     if unfrozen:
         raise ValueError(
             f"layers {unfrozen}: MSQ row assignment is not frozen; call flow.convert.freeze_msq_rows(model) "
             "(the flow's training functions do this) so Keras and the C++ use the same rows"
         )
+    check_layers(model)
     out = prepare_output_dir(output_dir, force)
     config = hls_config(model, cfg)
     hm = hls4ml.converters.convert_from_keras_model(

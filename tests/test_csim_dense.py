@@ -52,3 +52,27 @@ def test_dense_battery_bit_exact(shape, bits, share, strategy, rf, project_dir, 
     y_keras = model.predict(x, verbose=0)
     y_csim = hm.predict(x).reshape(y_keras.shape)
     assert np.array_equal(y_keras, y_csim), f"{np.sum(y_keras != y_csim)} of {y_keras.size} outputs differ"
+
+
+@pytest.mark.csim
+@pytest.mark.parametrize("quantizer", ["sp2", "msq"])
+def test_per_layer_scale_bit_exact(quantizer, project_dir, rng):
+    import tensorflow as tf
+    from qkeras import QActivation, QDense, quantized_bits
+
+    from flow.quantizers import quantized_msq, quantized_sp2
+
+    tf.keras.utils.set_random_seed(21)
+    q = quantized_sp2(5, per_row=False) if quantizer == "sp2" else quantized_msq(5, 0.5, per_row=False)
+    inp = tf.keras.Input((14,))
+    x = QActivation(quantized_bits(8, 2, alpha=1))(inp)
+    x = QDense(9, kernel_quantizer=q, bias_quantizer=quantized_bits(8, 3, alpha=1), name="d")(x)
+    model = tf.keras.Model(inp, x)
+    freeze_msq_rows(model)
+    enc = q.encode(model.get_layer("d").kernel.numpy())
+    for scheme in set(enc.scheme.tolist()):  # one scale per scheme for the whole layer
+        assert len(set(enc.exponent[enc.scheme == scheme].tolist())) == 1
+    x = grid_inputs(rng, 200, 14)
+    hm = convert(model, project_dir, ConvertConfig(strategy="Resource", reuse_factor=3))
+    y = model.predict(x, verbose=0)
+    assert np.array_equal(y, hm.predict(x).reshape(y.shape))

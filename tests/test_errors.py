@@ -75,3 +75,11 @@ def test_unknown_dataset_lists_the_known_ones():
 def test_unknown_scheme_is_refused():
     with pytest.raises(ValueError, match="scheme"):
         QuantSpec("int4")
+
+
+def test_unsupported_keras_layer_is_named_with_the_supported_list(project_dir):
+    inp = tf.keras.Input((4, 4, 4, 1))
+    x = tf.keras.layers.Conv3D(2, 3, name="vol")(inp)
+    with pytest.raises(ValueError, match=r"layer 'vol' \(Conv3D\) cannot be converted; supported .*QConv2D"):
+        convert(tf.keras.Model(inp, x), project_dir, compile=False)
+    assert not project_dir.exists()
