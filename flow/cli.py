@@ -54,6 +54,26 @@ def cmd_golden(args) -> int:
     return 0
 
 
+def cmd_calibrate(args) -> int:
+    from flow.resources.calibrate import CALIBRATION, calibrate
+
+    table = calibrate(output=CALIBRATION)
+    print(f"{len(table['blocks'])} blocks measured with {table['yosys']}; wrote {CALIBRATION}")
+    return 0
+
+
+def cmd_estimate(args) -> int:
+    import flow
+    from flow.boards import get_board
+    from flow.resources.estimate import estimate, format_estimate, works_from_model
+
+    board = get_board(args.board)
+    works = works_from_model(flow.load_model(args.model), args.reuse_factor, args.data_bits)
+    result = estimate(works, board)
+    print(format_estimate(result))
+    return 0 if all(result["fits"].values()) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m flow", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -84,6 +104,15 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("golden", help="regenerate the C-sim golden data in tests/golden (deliberate changes only)")
     g.add_argument("--models-from", default=None, help="copy new models from this directory (e.g. out/demo/models)")
     g.set_defaults(func=cmd_golden)
+    cal = sub.add_parser("calibrate", help="measure PE costs with yosys and rewrite flow/resources/calibration.json")
+    cal.set_defaults(func=cmd_calibrate)
+
+    e = sub.add_parser("estimate", help="DSP/LUT/FF/BRAM, cycles, latency and GOPS of a saved model on a board")
+    e.add_argument("model")
+    e.add_argument("--board", default="pynq-z2")
+    e.add_argument("--reuse-factor", type=int, default=1)
+    e.add_argument("--data-bits", type=int, default=8)
+    e.set_defaults(func=cmd_estimate)
     return p
 
 

@@ -1,0 +1,244 @@
+"""Resource and throughput estimates for the MSQ kernels, from yosys-measured PE costs.
+
+One row-quantized layer (Dense: ``pixels = 1``; Conv: ``pixels = out_h * out_w``) with ``n_in``
+inputs per row, ``n_fix`` fixed rows and ``n_sp2`` SP2 rows at reuse factor ``RF`` is built by
+``nnet_msq_dense.h`` as
+
+    DSP lanes   = ceil(n_in * n_fix / RF)    one fixed-point multiplier (DSP48E1) each
+    LUT lanes   = ceil(n_in * n_sp2 / RF)    one run-time SP2 shift-add unit each
+    adders      = one accumulator add per lane, one accumulator register per output row
+    cycles      = RF per input vector, times ``pixels`` for a convolution
+    weight ROM  = BRAM36 when RF > 1 (Resource strategy), logic constants otherwise
+
+Layers run one after the other (io_parallel), so the latency is the sum of their cycles.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from flow.boards import Board
+from flow.resources.calibrate import load_calibration
+
+BRAM36_BITS = 36 * 1024
+#: Default budgets: fraction of each resource a design may use.
+DEFAULT_BUDGET = {"dsp": 1.0, "lut": 0.8, "ff": 0.8, "bram36": 1.0}
+
+
+@dataclass(frozen=True)
+class LayerWork:
+    """One row-quantized layer as the estimator sees it."""
+
+    name: str
+    n_in: int
+    n_out: int
+    n_sp2: int
+    pixels: int = 1
+    weight_bits: int = 4
+    data_bits: int = 8
+    reuse_factor: int = 1
+
+    def __post_init__(self):
+        if not 0 <= self.n_sp2 <= self.n_out:
+            raise ValueError(f"layer '{self.name}': n_sp2 must be in [0, {self.n_out}], got {self.n_sp2}")
+        if self.reuse_factor < 1 or self.n_in < 1 or self.n_out < 1 or self.pixels < 1:
+            raise ValueError(f"layer '{self.name}': sizes and reuse factor must be positive")
+
+    @property
+    def n_fix(self) -> int:
+        return self.n_out - self.n_sp2
+
+    @property
+    def macs(self) -> int:
+        return self.n_in * self.n_out * self.pixels
+
+
+@dataclass
+class Costs:
+    """PE costs looked up in the calibration table (smallest measured size that covers the request)."""
+
+    table: dict = field(default_factory=load_calibration)
+
+    def block(self, name: str, **params) -> dict:
+        rows = [b for b in self.table["blocks"] if b["block"] == name]
+        if not rows:
+            raise KeyError(f"block '{name}' is not in the calibration table")
+
+        def covers(row):
+            return all(row["params"].get(k, v) >= v for k, v in params.items() if k in row["params"])
+
+        fitting = [r for r in rows if covers(r)]
+        if fitting:
+            return min(fitting, key=lambda r: sum(r["params"].get(k, 0) for k in params))
+        largest = max(rows, key=lambda r: sum(r["params"].get(k, 0) for k in params))
+        scale = max(v / max(1, largest["params"].get(k, v)) for k, v in params.items() if k in largest["params"])
+        return {k: (math.ceil(v * scale) if k in ("lut", "ff", "carry4", "muxf") else v) for k, v in largest.items()}
+
+    def sp2_lane(self, data_bits: int, weight_bits: int) -> dict:
+        return self.block("sp2_runtime", A=data_bits, M1=1 if weight_bits <= 3 else (weight_bits - 1 + 1) // 2)
+
+    def fixed_lane(self, data_bits: int, weight_bits: int) -> dict:
+        return self.block("fixed_mul_dsp", A=data_bits, K=weight_bits)
+
+
+def accumulator_width(work: LayerWork) -> int:
+    return work.data_bits + work.weight_bits + math.ceil(math.log2(work.n_in)) + 1
+
+
+def estimate_layer(work: LayerWork, costs: Costs) -> dict:
+    rf = work.reuse_factor
+    fix_lanes = -(-work.n_in * work.n_fix // rf) if work.n_fix else 0
+    sp2_lanes = -(-work.n_in * work.n_sp2 // rf) if work.n_sp2 else 0
+    acc_w = accumulator_width(work)
+    adder = costs.block("adder", W=acc_w)
+    acc = costs.block("accumulator", W=acc_w)
+    fixed = costs.fixed_lane(work.data_bits, work.weight_bits)
+    sp2 = costs.sp2_lane(work.data_bits, work.weight_bits)
+    weight_bits_total = work.n_in * work.n_out * work.weight_bits
+    return {
+        "layer": work.name,
+        "dsp": fix_lanes * fixed["dsp"],
+        "lut": fix_lanes * fixed["lut"] + sp2_lanes * sp2["lut"] + (fix_lanes + sp2_lanes) * adder["lut"]
+        + work.n_out * acc["lut"],
+        "ff": work.n_out * acc["ff"],
+        "bram36": math.ceil(weight_bits_total / BRAM36_BITS) if rf > 1 else 0,
+        "dsp_lanes": fix_lanes,
+        "lut_lanes": sp2_lanes,
+        "cycles": rf * work.pixels,
+        "macs": work.macs,
+    }
+
+
+def estimate(works: list[LayerWork], board: Board, costs: Costs | None = None, budget: dict | None = None) -> dict:
+    """Per-layer and total DSP/LUT/FF/BRAM, cycles, latency, GOPS and a fit verdict per resource."""
+    costs = costs or Costs()
+    budget = {**DEFAULT_BUDGET, **(budget or {})}
+    layers = [estimate_layer(w, costs) for w in works]
+    total = {k: sum(layer[k] for layer in layers) for k in ("dsp", "lut", "ff", "bram36", "cycles", "macs")}
+    latency_s = total["cycles"] / (board.clock_mhz * 1e6)
+    available = board.budget()
+    fit = {k: total[k] <= budget[k] * available[k] for k in available}
+    return {
+        "board": board.name,
+        "layers": layers,
+        "total": total,
+        "latency_us": latency_s * 1e6,
+        "gops": 2 * total["macs"] / latency_s / 1e9 if latency_s else 0.0,
+        "utilization": {k: total[k] / available[k] for k in available},
+        "fits": fit,
+    }
+
+
+def pe_array(board: Board, data_bits: int = 8, weight_bits: int = 4, costs: Costs | None = None,
+             budget: dict | None = None) -> dict:
+    """The shared PE array the board can hold: all DSPs as fixed lanes, the LUT budget as SP2 lanes.
+
+    Every lane also needs one accumulator adder (LUTs). Returns lanes, the balanced SP2 share
+    (``lut_lanes / (dsp_lanes + lut_lanes)``: both kinds of lanes finish together) and the peak
+    GOPS (2 ops per MAC per lane per cycle) of fixed-only vs MSQ.
+    """
+    costs = costs or Costs()
+    budget = {**DEFAULT_BUDGET, **(budget or {})}
+    acc_w = data_bits + weight_bits + 10
+    adder_lut = costs.block("adder", W=acc_w)["lut"]
+    dsp_lanes = int(board.dsp * budget["dsp"])
+    lut_left = board.lut * budget["lut"] - dsp_lanes * adder_lut
+    sp2_lut = costs.sp2_lane(data_bits, weight_bits)["lut"] + adder_lut
+    lut_lanes = max(0, int(lut_left // sp2_lut))
+    f = board.clock_mhz * 1e6
+    return {
+        "board": board.name,
+        "dsp_lanes": dsp_lanes,
+        "lut_lanes": lut_lanes,
+        "sp2_share": lut_lanes / (dsp_lanes + lut_lanes),
+        "fixed_to_sp2": f"1:{lut_lanes / dsp_lanes:.2f}",
+        "peak_gops_fixed": 2 * dsp_lanes * f / 1e9,
+        "peak_gops_msq": 2 * (dsp_lanes + lut_lanes) * f / 1e9,
+        "gain": (dsp_lanes + lut_lanes) / dsp_lanes,
+        "lut_per_sp2_lane": sp2_lut,
+    }
+
+
+def throughput_at_share(works: list[LayerWork], array: dict, share: float, clock_mhz: float) -> float:
+    """GOPS of the workload on the PE array when a fraction ``share`` of every layer's rows is SP2.
+
+    Fixed rows run on the DSP lanes and SP2 rows on the LUT lanes at the same time; a layer takes
+    as long as the slower side.
+    """
+    cycles = 0.0
+    macs = 0
+    for w in works:
+        n_sp2 = round(share * w.n_out)
+        fix_macs = w.n_in * (w.n_out - n_sp2) * w.pixels
+        sp2_macs = w.n_in * n_sp2 * w.pixels
+        t_fix = fix_macs / array["dsp_lanes"] if array["dsp_lanes"] else (math.inf if fix_macs else 0.0)
+        t_sp2 = sp2_macs / array["lut_lanes"] if array["lut_lanes"] else (math.inf if sp2_macs else 0.0)
+        cycles += max(t_fix, t_sp2)
+        macs += w.macs
+    return 2 * macs / (cycles / (clock_mhz * 1e6)) / 1e9 if cycles else 0.0
+
+
+def best_share(works: list[LayerWork], array: dict, clock_mhz: float, step: float = 0.05) -> tuple[float, float]:
+    """The SP2 share (grid of ``step``) that maximizes workload throughput, and that throughput."""
+    shares = [round(i * step, 10) for i in range(int(round(1 / step)) + 1)]
+    scored = [(throughput_at_share(works, array, s, clock_mhz), s) for s in shares]
+    gops, share = max(scored)
+    return share, gops
+
+
+def resnet18_workload(weight_bits: int = 4, data_bits: int = 8) -> list[LayerWork]:
+    """ImageNet ResNet-18 (224x224) convolutions and FC as row-quantized layers (the MSQ paper's workload)."""
+    shapes = [("conv1", 7 * 7 * 3, 64, 112 * 112)]
+    spec = [(64, 64, 56, 1), (64, 128, 28, 2), (128, 256, 14, 2), (256, 512, 7, 2)]
+    for stage, (c_in, c_out, size, stride) in enumerate(spec, start=2):
+        for block in range(2):
+            first_in = c_in if block == 0 else c_out
+            shapes.append((f"conv{stage}_{block}a", 9 * first_in, c_out, size * size))
+            shapes.append((f"conv{stage}_{block}b", 9 * c_out, c_out, size * size))
+            if block == 0 and stride == 2:
+                shapes.append((f"conv{stage}_down", c_in, c_out, size * size))
+    shapes.append(("fc", 512, 1000, 1))
+    return [LayerWork(n, k, c, 0, p, weight_bits, data_bits) for n, k, c, p in shapes]
+
+
+def works_from_model(model, reuse_factor: int = 1, data_bits: int = 8) -> list[LayerWork]:
+    """Row-quantized layers of a Keras model (SP2/MSQ kernels) as :class:`LayerWork`.
+
+    MSQ rows must be frozen (the assignment decides how many rows are SP2).
+    """
+    import numpy as np
+
+    from flow.quantizers import RowQuantizer, quantized_msq, quantized_sp2
+
+    works = []
+    for layer in model.layers:
+        q = getattr(layer, "kernel_quantizer_internal", None)
+        if not isinstance(q, RowQuantizer):
+            continue
+        shape = layer.kernel.shape
+        n_out = int(shape[-1])
+        if isinstance(q, quantized_msq):
+            if not q.frozen:
+                raise ValueError(f"layer '{layer.name}': freeze the MSQ rows first (flow.convert.freeze_msq_rows)")
+            n_sp2 = int(q.n_sp2)
+        else:
+            n_sp2 = n_out if isinstance(q, quantized_sp2) else 0
+        out_shape = layer.output_shape
+        pixels = int(np.prod(out_shape[1:-1])) if len(out_shape) > 2 else 1
+        n_in = int(np.prod(shape[:-1]))
+        works.append(LayerWork(layer.name, n_in, n_out, n_sp2, pixels, q.bits, data_bits, reuse_factor))
+    if not works:
+        raise ValueError(f"model '{model.name}' has no SP2/MSQ layer to estimate")
+    return works
+
+
+def format_estimate(result: dict) -> str:
+    lines = ["| layer | DSP | LUT | FF | BRAM36 | cycles | MACs |", "|---|---|---|---|---|---|---|"]
+    for r in result["layers"] + [{"layer": "total", **result["total"]}]:
+        lines.append(f"| {r['layer']} | {r['dsp']} | {r['lut']} | {r['ff']} | {r['bram36']} | {r['cycles']} | {r['macs']} |")
+    util = ", ".join(
+        f"{k} {100 * v:.1f}% ({'fits' if result['fits'][k] else 'DOES NOT FIT'})" for k, v in result["utilization"].items()
+    )
+    lines += ["", f"{result['board']}: {util}", f"latency {result['latency_us']:.2f} us, {result['gops']:.2f} GOPS"]
+    return "\n".join(lines)

@@ -1,0 +1,98 @@
+"""Resource/throughput model: consistency, the ResNet-18 comparison, yosys calibration, errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from flow.boards import BOARDS, get_board
+from flow.resources import calibrate
+from flow.resources.estimate import (
+    LayerWork,
+    best_share,
+    estimate,
+    pe_array,
+    resnet18_workload,
+    throughput_at_share,
+    works_from_model,
+)
+
+BOARD = get_board("pynq-z2")
+
+
+def _layer(**kw):
+    return LayerWork(**{"name": "l", "n_in": 64, "n_out": 32, "n_sp2": 16, "pixels": 1, "reuse_factor": 4, **kw})
+
+
+def test_more_dsp_rows_use_more_dsp():
+    few, many = estimate([_layer(n_sp2=24)], BOARD), estimate([_layer(n_sp2=8)], BOARD)
+    assert many["total"]["dsp"] > few["total"]["dsp"] and many["total"]["lut"] < few["total"]["lut"]
+
+
+def test_larger_reuse_factor_means_fewer_multipliers_and_more_cycles():
+    small, large = estimate([_layer(reuse_factor=2)], BOARD), estimate([_layer(reuse_factor=8)], BOARD)
+    assert large["total"]["dsp"] < small["total"]["dsp"] and large["total"]["cycles"] > small["total"]["cycles"]
+
+
+def test_sp2_only_layer_uses_no_dsp():
+    assert estimate([_layer(n_sp2=32)], BOARD)["total"]["dsp"] == 0
+
+
+def test_total_is_the_sum_of_layers():
+    works = [_layer(name="a"), _layer(name="b", n_in=27, n_out=16, n_sp2=10, pixels=64, reuse_factor=3)]
+    result = estimate(works, BOARD)
+    for key in ("dsp", "lut", "ff", "bram36", "cycles", "macs"):
+        assert result["total"][key] == sum(layer[key] for layer in result["layers"])
+
+
+def test_msq_beats_fixed_only_and_balanced_share_is_best():
+    works = resnet18_workload(4)
+    for name in ("pynq-z2", "zc706"):
+        board = get_board(name)
+        array = pe_array(board)
+        assert array["gain"] > 1.5 and array["lut_lanes"] > array["dsp_lanes"]
+        share, gops = best_share(works, array, board.clock_mhz)
+        assert abs(share - array["sp2_share"]) <= 0.05
+        assert gops > throughput_at_share(works, array, 0.0, board.clock_mhz)
+
+
+def test_estimate_from_a_saved_model():
+    import flow
+    from flow import golden
+
+    model = flow.load_model(golden.GOLDEN_DIR / "digits_msq4.h5")
+    works = works_from_model(model, reuse_factor=64)
+    assert [w.name for w in works] == ["fc1", "fc2", "logits"]
+    q = model.get_layer("fc1").kernel_quantizer_internal
+    assert works[0].n_sp2 == q.n_sp2 and works[0].n_in == 64
+    assert estimate(works, BOARD)["fits"]["dsp"]
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match="known boards: pynq-z1, pynq-z2, zc706"):
+        get_board("zcu999")
+    with pytest.raises(ValueError, match="n_sp2 must be in"):
+        _layer(n_sp2=40)
+    assert estimate([_layer(n_in=4096, n_out=1024, n_sp2=0, reuse_factor=1)], BOARD)["fits"]["dsp"] is False
+    assert set(BOARDS) == {"pynq-z1", "pynq-z2", "zc706"}
+
+
+def test_missing_yosys_says_how_to_install(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(FileNotFoundError, match="apt-get install yosys"):
+        calibrate.require_yosys()
+
+
+@pytest.mark.yosys
+@pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys not installed (apt-get install yosys)")
+def test_calibration_regenerates_to_the_stored_file():
+    stored = json.loads(calibrate.CALIBRATION.read_text())
+    fresh = calibrate.calibrate(output=None)
+    if fresh["yosys"] != stored["yosys"]:
+        pytest.skip(f"stored calibration is from {stored['yosys']}, this machine has {fresh['yosys']}")
+    assert fresh["blocks"] == stored["blocks"]
+    dsp = [b for b in fresh["blocks"] if b["block"] == "fixed_mul_dsp"]
+    sp2 = [b for b in fresh["blocks"] if b["block"] == "sp2_runtime"]
+    assert all(b["dsp"] == 1 and b["lut"] == 0 for b in dsp) and all(b["dsp"] == 0 and b["lut"] > 0 for b in sp2)
