@@ -24,7 +24,8 @@ def cmd_demo(args) -> int:
         data_path=args.data_path,
         model=args.model,
         bits=args.bits,
-        sp2_share=args.sp2_share,
+        sp2_share=args.sp2_share if args.sp2_share == "auto" else float(args.sp2_share),
+        board=args.board,
         output_dir=args.output_dir,
         force=args.force,
         convert=ConvertConfig(strategy=args.strategy, reuse_factor=args.reuse_factor, io_type=args.io_type),
@@ -84,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--model", default="mlp", choices=("mlp", "cnn"))
     d.add_argument("--io-type", default="io_parallel", choices=("io_parallel", "io_stream"))
     d.add_argument("--bits", type=int, default=4)
-    d.add_argument("--sp2-share", type=float, default=0.6)
+    d.add_argument("--sp2-share", default="auto", help="a number in [0, 1], or 'auto' (balanced for --board)")
+    d.add_argument("--board", default="pynq-z2")
     d.add_argument("--strategy", default="Latency", choices=("Latency", "Resource"))
     d.add_argument("--reuse-factor", type=int, default=1)
     d.add_argument("--output-dir", default="out/demo")

@@ -28,7 +28,8 @@ class DemoConfig:
     model: str = "mlp"  # 'mlp' or 'cnn' (VGG-style on images, the MNIST-1D CNN on signals)
     hidden: tuple = (64, 32)
     bits: int = 4
-    sp2_share: float = 0.6  # fixed:SP2 = 1:1.5, the paper's XC7Z020 ratio
+    sp2_share: float | str = "auto"  # 'auto': balanced for `board` by the resource model
+    board: str = "pynq-z2"
     float_epochs: int = 60
     admm: ADMMConfig = field(default_factory=ADMMConfig)
     convert: ConvertConfig = field(default_factory=ConvertConfig)
@@ -47,9 +48,17 @@ class DemoState:
     csim: dict = field(default_factory=dict)
 
 
+def resolved_share(cfg: DemoConfig) -> float:
+    if cfg.sp2_share == "auto":
+        from flow.quantizers.msq import auto_share
+
+        return auto_share(cfg.board, cfg.bits)
+    return float(cfg.sp2_share)
+
+
 def spec_for(scheme: str, cfg: DemoConfig, data: Dataset) -> QuantSpec:
     in_bits, in_integer = data.input_quantizer_args()
-    return QuantSpec(scheme, cfg.bits, cfg.sp2_share, in_bits=in_bits, in_integer=in_integer)
+    return QuantSpec(scheme, cfg.bits, resolved_share(cfg), in_bits=in_bits, in_integer=in_integer)
 
 
 MODELS = ("mlp", "cnn")
@@ -161,7 +170,8 @@ def run(cfg: DemoConfig = DemoConfig()) -> dict:
         "models": str(Path(cfg.output_dir, "models").resolve()),
         "timings_s": state.timings,
         "bits": cfg.bits,
-        "sp2_share": cfg.sp2_share,
+        "sp2_share": resolved_share(cfg),
+        "board": cfg.board,
     }
     Path(cfg.output_dir, "results.json").write_text(json.dumps(result, indent=2))
     return result
@@ -179,7 +189,7 @@ def format_report(result: dict) -> str:
     cs = result["csim"]
     lines += [
         "",
-        f"C-sim vs Keras (MSQ-{bits}, SP2 share {result['sp2_share']:g}): outputs equal {cs['outputs_equal']} / "
+        f"C-sim vs Keras (MSQ-{bits}, SP2 share {result['sp2_share']:g} chosen for {result['board']}): outputs equal {cs['outputs_equal']} / "
         f"{cs['outputs_total']}, samples equal {cs['samples_equal']} / {cs['samples']}, "
         f"C-sim accuracy {100 * cs['accuracy']:.2f} %",
         "",

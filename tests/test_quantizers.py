@@ -86,3 +86,13 @@ def test_bad_arguments_are_clear_errors():
     q = quantized_msq(4, row_scheme=[0, 1, 1])
     with pytest.raises(ValueError, match="3 rows but the kernel has 5"):
         q(np.zeros((4, 5), np.float32))
+
+
+def test_auto_share_comes_from_the_board_model():
+    q = quantized_msq(4, sp2_share="auto", board="pynq-z2")
+    assert 0.5 < q.sp2_share < 1.0 and q.get_config()["board"] == "pynq-z2"
+    assert quantized_msq.from_config(q.get_config()).sp2_share == q.sp2_share
+    with pytest.raises(ValueError, match="'auto' with board"):
+        quantized_msq(4, sp2_share="auto")
+    with pytest.raises(ValueError, match="known boards"):
+        quantized_msq(4, sp2_share="auto", board="nope")

@@ -23,20 +23,36 @@ from flow.quantizers import levels, tf_ops
 from flow.quantizers.base import SP2, RowQuantizer
 
 
+def auto_share(board: str, bits: int, step: float = 0.05) -> float:
+    """The SP2 share that balances ``board``'s DSP lanes and LUT lanes, on a grid of ``step``."""
+    from flow.boards import get_board
+    from flow.resources.estimate import pe_array
+
+    share = pe_array(get_board(board), weight_bits=bits)["sp2_share"]
+    return round(round(share / step) * step, 10)
+
+
 class quantized_msq(RowQuantizer):  # noqa: N801  (QKeras naming)
     """Mixed-scheme (fixed point / SP2 per row) weight quantizer with a straight-through gradient.
 
     Args:
         bits: bits per weight, 3..8, for both schemes.
-        sp2_share: fraction of rows on SP2 in [0, 1]; 0 is all fixed point, 1 all SP2.
+        sp2_share: fraction of rows on SP2 in [0, 1]; 0 is all fixed point, 1 all SP2; or 'auto':
+            the share that balances the board's DSP and LUT lanes (see ``flow.resources``).
+        board: the board for ``sp2_share='auto'`` (pynq-z1, pynq-z2, zc706).
         row_scheme: frozen assignment (list of 0 = fixed, 1 = SP2 per row), or None.
         per_row: power-of-two scale per row (default) or one per layer.
     """
 
     scheme_name = "MSQ"
 
-    def __init__(self, bits=4, sp2_share=0.5, row_scheme=None, per_row=True, use_ste=True):
+    def __init__(self, bits=4, sp2_share=0.5, row_scheme=None, per_row=True, use_ste=True, board=None):
         super().__init__(bits=bits, per_row=per_row, use_ste=use_ste)
+        self.board = board
+        if isinstance(sp2_share, str):
+            if sp2_share != "auto" or board is None:
+                raise ValueError(f"MSQ: sp2_share must be a number in [0, 1] or 'auto' with board=..., got {sp2_share!r}")
+            sp2_share = auto_share(board, self.bits)
         if isinstance(sp2_share, bool) or not isinstance(sp2_share, (int, float, np.floating, np.integer)):
             raise TypeError(f"MSQ: sp2_share must be a number in [0, 1], got {sp2_share!r}")
         if not 0.0 <= float(sp2_share) <= 1.0:
@@ -81,6 +97,7 @@ class quantized_msq(RowQuantizer):  # noqa: N801  (QKeras naming)
     def get_config(self):
         config = super().get_config()
         config["sp2_share"] = self.sp2_share
+        config["board"] = self.board
         config["row_scheme"] = None if self._row_scheme is None else [int(v) for v in self._row_scheme]
         return config
 
