@@ -66,12 +66,14 @@ def cmd_calibrate(args) -> int:
 def cmd_estimate(args) -> int:
     import flow
     from flow.boards import get_board
-    from flow.resources.estimate import estimate, format_estimate, works_from_model
+    from flow.resources.estimate import estimate, format_estimate, optimize, works_from_model
 
     board = get_board(args.board)
     works = works_from_model(flow.load_model(args.model), args.reuse_factor, args.data_bits)
-    result = estimate(works, board)
+    result = optimize(works, board) if args.optimize else estimate(works, board)
     print(format_estimate(result))
+    if args.optimize:
+        print(f"best: SP2 share {result['sp2_share']:.2f}, ReuseFactor {result['reuse_factor']} (retrain with that share)")
     return 0 if all(result["fits"].values()) else 1
 
 
@@ -114,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--board", default="pynq-z2")
     e.add_argument("--reuse-factor", type=int, default=1)
     e.add_argument("--data-bits", type=int, default=8)
+    e.add_argument("--optimize", action="store_true", help="search the SP2 share and ReuseFactor with the most GOPS that fit")
     e.set_defaults(func=cmd_estimate)
     return p
 

@@ -23,3 +23,12 @@ def test_convert_command_writes_project_and_refuses_overwrite(tmp_path, capsys):
 def test_unknown_model_file_is_a_clear_error(tmp_path, capsys):
     assert main(["convert", str(tmp_path / "missing.h5"), str(tmp_path / "p")]) == 2
     assert "missing.h5" in capsys.readouterr().err
+
+
+def test_estimate_command(capsys):
+    model = str(golden.GOLDEN_DIR / "digits_msq4.h5")
+    assert main(["estimate", model, "--board", "pynq-z2", "--optimize"]) == 0
+    out = capsys.readouterr().out
+    assert "| total |" in out and "best: SP2 share" in out
+    assert main(["estimate", model, "--board", "nope"]) == 2
+    assert "known boards" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from flow.resources.estimate import (
     LayerWork,
     best_share,
     estimate,
+    optimize,
     pe_array,
     resnet18_workload,
     throughput_at_share,
@@ -96,3 +97,12 @@ def test_calibration_regenerates_to_the_stored_file():
     dsp = [b for b in fresh["blocks"] if b["block"] == "fixed_mul_dsp"]
     sp2 = [b for b in fresh["blocks"] if b["block"] == "sp2_runtime"]
     assert all(b["dsp"] == 1 and b["lut"] == 0 for b in dsp) and all(b["dsp"] == 0 and b["lut"] > 0 for b in sp2)
+
+
+def test_optimizer_picks_a_fitting_design_or_names_the_resource():
+    works = [LayerWork("a", 64, 64, 0), LayerWork("b", 64, 10, 0)]
+    best = optimize(works, BOARD)
+    assert all(best["fits"].values()) and 0 <= best["sp2_share"] <= 1
+    huge = [LayerWork("big", 100_000, 4096, 0, weight_bits=8)]
+    with pytest.raises(ValueError, match=r"does not fit pynq-z2 .*bram36"):
+        optimize(huge, BOARD)

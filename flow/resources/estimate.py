@@ -242,3 +242,35 @@ def format_estimate(result: dict) -> str:
     )
     lines += ["", f"{result['board']}: {util}", f"latency {result['latency_us']:.2f} us, {result['gops']:.2f} GOPS"]
     return "\n".join(lines)
+
+
+def optimize(works: list[LayerWork], board: Board, costs: Costs | None = None, budget: dict | None = None,
+             step: float = 0.05, reuse_factors=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)) -> dict:
+    """The SP2 share and (model-wide) ReuseFactor with the highest GOPS that fit the budget.
+
+    Every layer gets ``round(share * n_out)`` SP2 rows. Raises ValueError naming the resources
+    that do not fit when no combination does.
+    """
+    import dataclasses
+
+    costs = costs or Costs()
+    best, closest = None, None
+    for rf in reuse_factors:
+        for i in range(int(round(1 / step)) + 1):
+            share = round(i * step, 10)
+            trial = [dataclasses.replace(w, n_sp2=round(share * w.n_out), reuse_factor=rf) for w in works]
+            result = estimate(trial, board, costs, budget)
+            result.update(sp2_share=share, reuse_factor=rf)
+            if all(result["fits"].values()):
+                if best is None or result["gops"] > best["gops"]:
+                    best = result
+            elif closest is None or max(result["utilization"].values()) < max(closest["utilization"].values()):
+                closest = result
+    if best is None:
+        util = closest["utilization"]
+        over = ", ".join(f"{k} at {100 * util[k]:.0f}%" for k, ok in closest["fits"].items() if not ok)
+        raise ValueError(
+            f"the model does not fit {board.name} at any SP2 share or ReuseFactor up to {max(reuse_factors)}: "
+            f"{over} even at the smallest design"
+        )
+    return best
