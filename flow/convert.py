@@ -117,9 +117,6 @@ def convert(model, output_dir: str | Path, cfg: ConvertConfig = ConvertConfig(),
     """Convert (and by default compile for C-simulation) a QKeras model; returns the hls4ml model."""
     import hls4ml
 
-    from flow.hls import register
-
-    register()
     unfrozen = unfrozen_msq_layers(model)
     if unfrozen:
         raise ValueError(

@@ -18,27 +18,19 @@ import tensorflow as tf
 FOLDABLE = ("Dense", "QDense", "Conv1D", "Conv2D", "QConv1D", "QConv2D")
 
 
-def _inbound_names(layer_cfg) -> list[str]:
-    names = []
-    for node in layer_cfg.get("inbound_nodes", []):
-        for inbound in node:
-            names.append(inbound[0])
-    return names
-
-
 def _bn_pairs(model) -> dict[str, str]:
     """{batchnorm layer name: the foldable layer it follows}; error for a BN that cannot be folded."""
     pairs = {}
     consumers: dict[str, int] = {}
-    for layer_cfg in model.get_config()["layers"]:
-        for name in _inbound_names(layer_cfg):
-            consumers[name] = consumers.get(name, 0) + 1
+    for layer in model.layers:
+        for inbound in _inbound_layers(layer):
+            consumers[inbound.name] = consumers.get(inbound.name, 0) + 1
     for layer in model.layers:
         if not isinstance(layer, tf.keras.layers.BatchNormalization):
             continue
-        parents = [n.inbound_layers for n in layer._inbound_nodes]
-        parent = parents[0] if parents else None
-        if isinstance(parent, list) or parent is None or type(parent).__name__ not in FOLDABLE:
+        parents = _inbound_layers(layer)
+        parent = parents[0] if len(parents) == 1 else None
+        if parent is None or type(parent).__name__ not in FOLDABLE:
             raise ValueError(
                 f"BatchNormalization '{layer.name}' does not follow a Dense/Conv layer; only "
                 f"{', '.join(FOLDABLE)} followed directly by BatchNormalization can be folded"
@@ -86,6 +78,9 @@ def fold_batchnorm(model) -> tf.keras.Model:
 
 
 def _inbound_layers(layer) -> list:
+    """The layers feeding ``layer`` in its (first and only) call in the model."""
+    if not layer._inbound_nodes:
+        return []
     inbound = layer._inbound_nodes[0].inbound_layers
     return list(inbound) if isinstance(inbound, (list, tuple)) else [inbound]
 

@@ -69,7 +69,7 @@ def test_row_tables_match_keras_assignment(project):
             continue
         node = hm.graph[layer.name]
         assert node.class_name == "MSQDense"
-        assert f"nnet::msq_dense_resource<" in calls and f"config{node.index}>" in calls
+        assert "nnet::msq_dense_resource<" in calls and f"config{node.index}>" in calls
         scheme = q.row_scheme
         fix_rows = _config_table(params, node.index, "fix_row")
         sp2_rows = _config_table(params, node.index, "sp2_row")
@@ -77,7 +77,7 @@ def test_row_tables_match_keras_assignment(project):
             assert fix_rows == list(np.flatnonzero(scheme == 0))
         if scheme.sum() > 0:
             assert sp2_rows == list(np.flatnonzero(scheme == 1))
-        assert f"static const unsigned reuse_factor = 4;" in params
+        assert "static const unsigned reuse_factor = 4;" in params
 
 
 @pytest.mark.csim

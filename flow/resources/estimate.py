@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass, field
 
 from flow.boards import Board
+from flow.quantizers import levels
 from flow.resources.calibrate import load_calibration
 
 BRAM36_BITS = 36 * 1024
@@ -76,7 +77,7 @@ class Costs:
         return {k: (math.ceil(v * scale) if k in ("lut", "ff", "carry4", "muxf") else v) for k, v in largest.items()}
 
     def sp2_lane(self, data_bits: int, weight_bits: int) -> dict:
-        return self.block("sp2_runtime", A=data_bits, M1=1 if weight_bits <= 3 else (weight_bits - 1 + 1) // 2)
+        return self.block("sp2_runtime", A=data_bits, M1=levels.sp2_fields(weight_bits)[0])
 
     def fixed_lane(self, data_bits: int, weight_bits: int) -> dict:
         return self.block("fixed_mul_dsp", A=data_bits, K=weight_bits)
@@ -140,7 +141,7 @@ def pe_array(board: Board, data_bits: int = 8, weight_bits: int = 4, costs: Cost
     """
     costs = costs or Costs()
     budget = {**DEFAULT_BUDGET, **(budget or {})}
-    acc_w = data_bits + weight_bits + 10
+    acc_w = data_bits + weight_bits + 10  # rows of up to 1024 inputs
     adder_lut = costs.block("adder", W=acc_w)["lut"]
     dsp_lanes = int(board.dsp * budget["dsp"])
     lut_left = board.lut * budget["lut"] - dsp_lanes * adder_lut
