@@ -17,11 +17,19 @@ def load_model(path, custom_objects: dict | None = None):
     if not Path(path).exists():
         raise FileNotFoundError(f"model file {path} does not exist")
 
-    from flow.quantizers import CUSTOM_OBJECTS
+    from flow.bitwidth import CUSTOM_LAYERS
+    from flow.quantizers import register_custom_objects
 
-    objects = dict(CUSTOM_OBJECTS)
+    objects = {**register_custom_objects(), **CUSTOM_LAYERS}
     objects.update(custom_objects or {})
     return load_qmodel(str(path), custom_objects=objects, compile=False)
 
 
-__all__ = ["load_model", "__version__"]
+def freeze(model):
+    """Turn a trained learnable-width model into plain QKeras fixed-point layers (see flow.bitwidth)."""
+    from flow.bitwidth import freeze as _freeze
+
+    return _freeze(model)
+
+
+__all__ = ["freeze", "load_model", "__version__"]

@@ -33,6 +33,9 @@ class ConvertConfig:
     reuse_factor: int = 1
     io_type: str = "io_parallel"
     clock_period: float = 10.0
+    #: HLS type of the model input, e.g. 'fixed<6,2>' (``Dataset.input_precision()``); None keeps
+    #: hls4ml's default (``fixed<16,6>``) or the model's input quantizer.
+    input_precision: str | None = None
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
@@ -87,6 +90,41 @@ def check_layers(model) -> None:
             )
 
 
+def _quantizers(layer):
+    for attr in ("kernel_quantizer_internal", "bias_quantizer_internal", "quantizer"):
+        q = getattr(layer, attr, None)
+        if q is not None and not isinstance(q, str):
+            yield q
+
+
+def check_quantizers(model) -> None:
+    """Refuse quantizers with no exact HLS form; warn about float kernels next to quantized ones."""
+    import warnings
+
+    from flow.quantizers import KERAS_ONLY_OBJECTS
+
+    quantized = False
+    for layer in model.layers:
+        for q in _quantizers(layer):
+            quantized = True
+            if type(q).__name__ in KERAS_ONLY_OBJECTS:
+                raise ValueError(
+                    f"layer '{layer.name}' uses {type(q).__name__}, which has no exact HLS form (a real-valued scale "
+                    "and a zero point that adds an input-dependent term); deploy the symmetric PTQ model "
+                    "(flow.ptq.quantize(..., mode='symmetric')) or a QAT model instead"
+                )
+    if not quantized:
+        return
+    for layer in model.layers:
+        if type(layer).__name__ in ("Dense", "Conv1D", "Conv2D"):
+            warnings.warn(
+                f"layer '{layer.name}' has float weights in a quantized model; hls4ml rounds them to its default "
+                "type, so C-simulation will not equal Keras there. Keep it off the accelerator as a float head "
+                "(flow.head.split(model, cut)) or quantize it",
+                stacklevel=3,
+            )
+
+
 def prepare_output_dir(output_dir: str | Path, force: bool) -> Path:
     """Refuse to write into a non-empty directory unless ``force`` (then it is replaced)."""
     out = Path(output_dir)
@@ -97,6 +135,36 @@ def prepare_output_dir(output_dir: str | Path, force: bool) -> Path:
     return out
 
 
+def exact_activation_precision(quantizer) -> str | None:
+    """HLS result type of a QKeras activation quantizer with no fractional bits, or None.
+
+    hls4ml 1.3.0 types ``quantized_relu(b, i)`` with ``b <= i`` as ``uint<i>`` and
+    ``quantized_bits(b, i)`` with ``b <= i + 1`` as ``int<i+1>``: no rounding, no saturation,
+    and too wide when ``b < i``. QKeras rounds to the nearest level and clips, so the exact
+    type is ``ufixed<b, i, RND_CONV, SAT>`` / ``fixed<b, i+1, RND_CONV, SAT>``.
+    """
+    name = type(quantizer).__name__
+    bits, integer = int(getattr(quantizer, "bits", 0)), int(getattr(quantizer, "integer", 0))
+    if name == "quantized_relu" and float(getattr(quantizer, "negative_slope", 0.0)) == 0.0 and bits <= integer:
+        return f"ufixed<{bits},{integer},RND_CONV,SAT>"
+    if (
+        name == "quantized_bits"
+        and getattr(quantizer, "keep_negative", True)
+        and not getattr(quantizer, "symmetric", False)
+        and bits <= integer + 1
+    ):
+        return f"fixed<{bits},{integer + 1},RND_CONV,SAT>"
+    return None
+
+
+def _fix_integer_activations(model, config: dict) -> None:
+    for layer in model.layers:
+        quantizer = getattr(layer, "quantizer", None) if type(layer).__name__ == "QActivation" else None
+        precision = exact_activation_precision(quantizer) if quantizer is not None else None
+        if precision is not None and layer.name in config["LayerName"]:
+            config["LayerName"][layer.name]["Precision"] = {"result": precision}
+
+
 def hls_config(model, cfg: ConvertConfig) -> dict:
     import hls4ml
 
@@ -104,6 +172,10 @@ def hls_config(model, cfg: ConvertConfig) -> dict:
 
     register()
     config = hls4ml.utils.config_from_keras_model(model, granularity="name", backend=cfg.backend)
+    _fix_integer_activations(model, config)
+    if cfg.input_precision is not None:
+        for name in model.input_names:
+            config["LayerName"].setdefault(name, {})["Precision"] = {"result": cfg.input_precision}
     config["Model"]["Strategy"] = cfg.strategy
     config["Model"]["ReuseFactor"] = cfg.reuse_factor
     for layer_cfg in config["LayerName"].values():
@@ -124,6 +196,7 @@ def convert(model, output_dir: str | Path, cfg: ConvertConfig = ConvertConfig(),
             "(the flow's training functions do this) so Keras and the C++ use the same rows"
         )
     check_layers(model)
+    check_quantizers(model)
     out = prepare_output_dir(output_dir, force)
     config = hls_config(model, cfg)
     hm = hls4ml.converters.convert_from_keras_model(

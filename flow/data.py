@@ -55,6 +55,11 @@ class Dataset:
             self, x_train=self.x_train.reshape((-1, *shape)), x_test=self.x_test.reshape((-1, *shape))
         )
 
+    def input_precision(self) -> str:
+        """The HLS type that holds the input grid exactly (``ConvertConfig.input_precision``)."""
+        bits, integer = self.input_quantizer_args()
+        return f"fixed<{bits},{integer + 1}>"
+
     def input_quantizer_args(self) -> tuple[int, int]:
         """``(bits, integer)`` of a ``quantized_bits`` that represents the input grid exactly."""
         return self.integer + self.frac_bits + 1, self.integer

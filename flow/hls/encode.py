@@ -107,7 +107,14 @@ def _encode_fixed(values: np.ndarray, exponent: np.ndarray, bits: int) -> tuple[
     return k.astype(np.int64).T, shift
 
 
+def _sp2_fields(bits: int, n_sp2: int) -> tuple[int, int]:
+    """SP2 field widths; a kernel without SP2 rows (possibly 2-bit) gets unused placeholders."""
+    return levels.sp2_fields(bits) if n_sp2 else levels.sp2_fields(max(bits, levels.MIN_BITS))
+
+
 def _encode_sp2(values: np.ndarray, exponent: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    if values.shape[1] == 0:
+        return np.zeros((0, values.shape[0]), np.int64), np.zeros((0, values.shape[0]))
     m1, m2 = levels.sp2_fields(bits)
     mags, f1, f2 = levels.sp2_table(bits)
     unit = np.abs(values) / np.exp2(exponent)[None, :]
@@ -133,7 +140,7 @@ def encode_dense(enc: RowEncoding) -> DenseEncoding:
     kf, shift_f = _encode_fixed(values[:, fix_rows], exponent[fix_rows], enc.bits)
     shift[fix_rows] = shift_f
     codes, mags = _encode_sp2(values[:, sp2_rows], exponent[sp2_rows], enc.bits)
-    m1, m2 = levels.sp2_fields(enc.bits)
+    m1, m2 = _sp2_fields(enc.bits, len(sp2_rows))
     return DenseEncoding(enc.bits, m1, m2, fix_rows, sp2_rows, kf, codes, mags, shift)
 
 

@@ -20,7 +20,7 @@ from hls4ml.model.quantizers import Quantizer
 from hls4ml.model.types import FixedPrecisionType
 
 from flow.hls.encode import exact_spec
-from flow.quantizers import CUSTOM_OBJECTS, RowEncoding, RowQuantizer
+from flow.quantizers import CUSTOM_OBJECTS, KERAS_ONLY_OBJECTS, RowEncoding, RowQuantizer
 
 _STOCK = hls_quantizers.QKerasQuantizer
 
@@ -67,6 +67,11 @@ class DispatchingQKerasQuantizer(_STOCK):
     def __new__(cls, config, *args, **kwargs):
         if isinstance(config, dict) and config.get("class_name") in CUSTOM_OBJECTS:
             return RowQuantizerHLS(config)
+        if isinstance(config, dict) and config.get("class_name") in KERAS_ONLY_OBJECTS:
+            raise ValueError(
+                f"{config['class_name']} cannot be converted to HLS exactly (real-valued scale and zero point); "
+                "deploy a symmetric model (flow.ptq.quantize(..., mode='symmetric')) instead"
+            )
         return super().__new__(cls)
 
 

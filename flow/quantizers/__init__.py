@@ -10,16 +10,22 @@ from __future__ import annotations
 import tensorflow as tf
 
 from flow.quantizers.base import FIXED, SP2, RowEncoding, RowQuantizer
+from flow.quantizers.asymmetric import quantized_asymmetric
 from flow.quantizers.msq import quantized_msq
 from flow.quantizers.sp2 import quantized_sp2
+from flow.quantizers.symmetric import quantized_symmetric
 
-CUSTOM_OBJECTS = {"quantized_sp2": quantized_sp2, "quantized_msq": quantized_msq}
+#: Row quantizers the 'MSQ' backend converts (per-row DSP/LUT kernels).
+CUSTOM_OBJECTS = {"quantized_sp2": quantized_sp2, "quantized_msq": quantized_msq, "quantized_symmetric": quantized_symmetric}
+#: Quantizers that load and train but that no HLS backend converts exactly (refused by flow.convert).
+KERAS_ONLY_OBJECTS = {"quantized_asymmetric": quantized_asymmetric}
 
 
 def register_custom_objects() -> dict:
     """Make our quantizers resolvable by name in Keras/QKeras deserialisation (idempotent)."""
-    tf.keras.utils.get_custom_objects().update(CUSTOM_OBJECTS)
-    return dict(CUSTOM_OBJECTS)
+    objects = {**CUSTOM_OBJECTS, **KERAS_ONLY_OBJECTS}
+    tf.keras.utils.get_custom_objects().update(objects)
+    return objects
 
 
 register_custom_objects()
@@ -28,9 +34,12 @@ __all__ = [
     "FIXED",
     "SP2",
     "CUSTOM_OBJECTS",
+    "KERAS_ONLY_OBJECTS",
     "RowEncoding",
     "RowQuantizer",
+    "quantized_asymmetric",
     "quantized_msq",
     "quantized_sp2",
+    "quantized_symmetric",
     "register_custom_objects",
 ]

@@ -42,10 +42,14 @@ class RowQuantizer(BaseQuantizer):
 
     #: Name used in messages ("SP2", "MSQ").
     scheme_name = "row"
+    #: Candidate power-of-two scales, ``2**(ceil(log2(max|w|)) + d)``; the least-squares one wins.
+    scale_offsets = levels.SCALE_OFFSETS
+    #: Fewest bits the scheme supports (SP2 needs a sign and two fields).
+    min_bits = levels.MIN_BITS
 
     def __init__(self, bits: int = 4, per_row: bool = True, use_ste: bool = True):
         super().__init__()
-        self.bits = levels.check_bits(bits, self.scheme_name)
+        self.bits = levels.check_bits(bits, self.scheme_name, self.min_bits)
         if not isinstance(per_row, (bool, np.bool_)):
             raise TypeError(f"{self.scheme_name}: per_row must be True or False, got {per_row!r}")
         self.per_row = bool(per_row)
@@ -66,9 +70,9 @@ class RowQuantizer(BaseQuantizer):
         if self._all_rows(scheme, SP2):
             q, e = tf_ops.sp2_quantize(w, self.bits, self.per_row)
         elif self._all_rows(scheme, FIXED):
-            q, e = tf_ops.fixed_quantize(w, self.bits, self.per_row)
+            q, e = tf_ops.fixed_quantize(w, self.bits, self.per_row, self.scale_offsets)
         else:
-            qf, ef = tf_ops.fixed_quantize(w, self.bits, self.per_row)
+            qf, ef = tf_ops.fixed_quantize(w, self.bits, self.per_row, self.scale_offsets)
             qs, es = tf_ops.sp2_quantize(w, self.bits, self.per_row)
             is_sp2 = tf.equal(scheme, SP2)
             q = tf.where(is_sp2, qs, qf)

@@ -32,12 +32,12 @@ MAX_EXP = 15
 SCALE_OFFSETS = (-2, -1, 0)
 
 
-def check_bits(bits: int, scheme: str) -> int:
+def check_bits(bits: int, scheme: str, min_bits: int = MIN_BITS) -> int:
     """Validate a bit-width and return it as an int (clear error otherwise)."""
     if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)):
-        raise TypeError(f"{scheme}: bits must be an integer in [{MIN_BITS}, {MAX_BITS}], got {bits!r}")
-    if not MIN_BITS <= int(bits) <= MAX_BITS:
-        raise ValueError(f"{scheme}: bits must be in [{MIN_BITS}, {MAX_BITS}], got {bits}")
+        raise TypeError(f"{scheme}: bits must be an integer in [{min_bits}, {MAX_BITS}], got {bits!r}")
+    if not min_bits <= int(bits) <= MAX_BITS:
+        raise ValueError(f"{scheme}: bits must be in [{min_bits}, {MAX_BITS}], got {bits}")
     return int(bits)
 
 
@@ -85,7 +85,7 @@ def sp2_boundaries(bits: int) -> np.ndarray:
 
 def fixed_max_code(bits: int) -> int:
     """Largest integer code of the symmetric fixed-point scheme: ``2**(bits-1) - 1``."""
-    return 2 ** (check_bits(bits, "fixed") - 1) - 1
+    return 2 ** (check_bits(bits, "fixed", min_bits=2) - 1) - 1
 
 
 def row_axes(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -124,7 +124,9 @@ def ceil_log2(m: np.ndarray) -> np.ndarray:
     return np.where(np.exp2(e - 1) >= m, e - 1, e)
 
 
-def best_scale_quantize(w: np.ndarray, quantize_unit, per_row: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def best_scale_quantize(
+    w: np.ndarray, quantize_unit, per_row: bool = True, offsets=SCALE_OFFSETS
+) -> tuple[np.ndarray, np.ndarray]:
     """Quantize ``w`` with the power-of-two scale (per row or per tensor) of least squared error.
 
     Returns ``(w_q, e)`` with ``e`` the chosen exponents (``s = 2**e``), shape ``(n_rows,)``
@@ -133,7 +135,7 @@ def best_scale_quantize(w: np.ndarray, quantize_unit, per_row: bool = True) -> t
     w = np.asarray(w, dtype=np.float64)
     base = candidate_exponents(w, per_row)
     best_q, best_err, best_e = None, None, None
-    for d in sorted(SCALE_OFFSETS, reverse=True):
+    for d in sorted(offsets, reverse=True):
         e = np.clip(base + d, MIN_EXP, MAX_EXP)
         s = np.exp2(e)
         q = quantize_unit(w / s) * s
@@ -149,9 +151,14 @@ def best_scale_quantize(w: np.ndarray, quantize_unit, per_row: bool = True) -> t
     return best_q, best_e
 
 
-def fixed_quantize(w: np.ndarray, bits: int, per_row: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Reference fixed-point quantization with best power-of-two scale. Returns ``(w_q, e)``."""
-    return best_scale_quantize(w, lambda u: quantize_fixed_unit(u, bits), per_row)
+def fixed_quantize(
+    w: np.ndarray, bits: int, per_row: bool = True, offsets=SCALE_OFFSETS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reference fixed-point quantization with best power-of-two scale. Returns ``(w_q, e)``.
+
+    ``offsets=(0,)`` is symmetric max-abs scaling: ``s = 2**ceil(log2(max|w|))``.
+    """
+    return best_scale_quantize(w, lambda u: quantize_fixed_unit(u, bits), per_row, offsets)
 
 
 def sp2_quantize(w: np.ndarray, bits: int, per_row: bool = True) -> tuple[np.ndarray, np.ndarray]:

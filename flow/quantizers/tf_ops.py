@@ -45,13 +45,15 @@ def quantize_sp2_unit(u: tf.Tensor, bits: int) -> tf.Tensor:
     return tf.sign(u) * tf.gather(mags, idx)
 
 
-def best_scale_quantize(w: tf.Tensor, quantize_unit, per_row: bool) -> tuple[tf.Tensor, tf.Tensor]:
+def best_scale_quantize(
+    w: tf.Tensor, quantize_unit, per_row: bool, offsets=levels.SCALE_OFFSETS
+) -> tuple[tf.Tensor, tf.Tensor]:
     """TF twin of :func:`levels.best_scale_quantize`: returns ``(w_q, e)``."""
     w = tf.convert_to_tensor(w, tf.float32)
     m = _row_reduce(tf.abs(w), per_row, tf.reduce_max)
     base = ceil_log2(tf.maximum(m, 2.0**levels.MIN_EXP))
     best_q = best_err = best_e = None
-    for d in sorted(levels.SCALE_OFFSETS, reverse=True):
+    for d in sorted(offsets, reverse=True):
         e = tf.clip_by_value(base + float(d), float(levels.MIN_EXP), float(levels.MAX_EXP))
         s = exp2_exact(e)
         q = quantize_unit(w / s) * s
@@ -66,8 +68,8 @@ def best_scale_quantize(w: tf.Tensor, quantize_unit, per_row: bool) -> tuple[tf.
     return best_q, best_e
 
 
-def fixed_quantize(w, bits: int, per_row: bool = True):
-    return best_scale_quantize(w, lambda u: quantize_fixed_unit(u, bits), per_row)
+def fixed_quantize(w, bits: int, per_row: bool = True, offsets=levels.SCALE_OFFSETS):
+    return best_scale_quantize(w, lambda u: quantize_fixed_unit(u, bits), per_row, offsets)
 
 
 def sp2_quantize(w, bits: int, per_row: bool = True):

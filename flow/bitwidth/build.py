@@ -1,0 +1,96 @@
+"""Float Keras model -> learnable-width model, and the calibration of its integer bits."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from flow.bitwidth.layers import LWActivation, LWConv1D, LWConv2D, LWDense
+from flow.bitwidth.quantize import WidthConfig, integer_bits
+from flow.rewrite import activation_name, layer_config, layer_outputs, rewrite
+
+_KERNELS = {"Dense": LWDense, "Conv1D": LWConv1D, "Conv2D": LWConv2D}
+_SHAPE_ONLY = ("InputLayer", "Flatten", "Reshape", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D",
+               "AveragePooling2D", "Dropout", "Add", "ZeroPadding1D", "ZeroPadding2D")
+
+
+def default_cut(model) -> str | None:
+    """The layer before a final Dense classifier (where a float head starts), or None."""
+    last = model.layers[-1]
+    if type(last).__name__ not in ("Dense", "QDense"):
+        return None
+    return last.inbound_nodes[0].inbound_layers.name
+
+
+def head_layers(model, cut: str | None) -> list[str]:
+    """Names of the layers after ``cut`` (in the model's layer order): the float head."""
+    if cut is None:
+        return []
+    names = [layer.name for layer in model.layers]
+    if cut not in names:
+        raise ValueError(f"cut layer '{cut}' is not in model '{model.name}'; its layers are: {', '.join(names)}")
+    return names[names.index(cut) + 1 :]
+
+
+def _check_layer(layer, head: list[str]):
+    cls = type(layer).__name__
+    if layer.name in head or cls in _SHAPE_ONLY:
+        return
+    if cls in _KERNELS:
+        act = activation_name(layer)
+        if act != "linear":
+            raise ValueError(
+                f"layer '{layer.name}' applies activation '{act}' inside; learned widths need it as a separate "
+                "Activation layer (Dense(..., activation=None) followed by Activation('relu'))"
+            )
+        if cls != "Dense" and (layer.get_config().get("groups", 1) != 1 or layer.get_config().get("padding") == "causal"):
+            raise ValueError(f"layer '{layer.name}': grouped or causal convolutions have no learned-width version")
+        return
+    if cls == "Activation" and activation_name(layer) == "relu" or cls == "ReLU":
+        return
+    raise ValueError(
+        f"layer '{layer.name}' ({cls}) has no learned-width version; supported: Dense, Conv1D, Conv2D, "
+        "Activation('relu')/ReLU, and shape-only layers (Flatten, pooling, Add, Dropout); "
+        "put other layers in the float head (cut=...)"
+    )
+
+
+def to_learned_width(
+    model,
+    calibration_x: np.ndarray,
+    weights: WidthConfig = WidthConfig(),
+    activations: WidthConfig = WidthConfig(),
+    cut: str | None = None,
+    bias_bits: int = 16,
+    active: bool = True,
+) -> tf.keras.Model:
+    """A learnable-width copy of float ``model`` with the same names and weights.
+
+    Dense/Conv layers up to ``cut`` learn their kernel width; ReLU layers learn their
+    activation width (``integer`` bits from the maximum on ``calibration_x``); the layers after
+    ``cut`` (the float head) stay float.
+    """
+    if calibration_x is None or len(calibration_x) == 0:
+        raise ValueError("to_learned_width: calibration data is required (a few hundred training inputs)")
+    if weights.low < 2:
+        raise ValueError(f"kernel widths need at least 2 bits (symmetric levels), got low={weights.low}")
+    head = head_layers(model, cut)
+    for layer in model.layers:
+        _check_layer(layer, head)
+    relus = [l.name for l in model.layers if l.name not in head and (type(l).__name__ in ("Activation", "ReLU"))]
+    maxima = {n: float(np.max(v)) for n, v in layer_outputs(model, relus, calibration_x).items()} if relus else {}
+
+    def replace(layer):
+        cls = type(layer).__name__
+        if layer.name in head:
+            return None
+        if cls in _KERNELS:
+            bias_max = float(np.max(np.abs(layer.bias.numpy()))) if layer.use_bias else 0.0
+            return _KERNELS[cls](
+                **layer_config(layer), width=weights, bias_bits=bias_bits, bias_integer=integer_bits(bias_max)
+            )
+        if layer.name in maxima:
+            return LWActivation(width=activations, integer=integer_bits(maxima[layer.name]), active=active, name=layer.name)
+        return None
+
+    return rewrite(model, replace)
