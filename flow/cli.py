@@ -1,4 +1,4 @@
-"""Command line: ``python -m flow demo | convert | golden``."""
+"""Command line: ``python -m flow demo | convert | golden | calibrate | estimate | learn-widths``."""
 
 from __future__ import annotations
 
@@ -77,6 +77,31 @@ def cmd_estimate(args) -> int:
     return 0 if all(result["fits"].values()) else 1
 
 
+def cmd_learn_widths(args) -> int:
+    import yaml
+
+    from flow.bitwidth.schedule import ScheduleConfig, run_schedule
+
+    settings = {}
+    if args.config:
+        with open(args.config) as fh:
+            settings = yaml.safe_load(fh) or {}
+        if not isinstance(settings, dict):
+            raise ValueError(f"{args.config}: expected a mapping of schedule settings")
+    for key in ("model", "dataset", "data_path", "cost_weight"):
+        value = getattr(args, key)
+        if value is not None:
+            settings[key] = value
+    cfg = ScheduleConfig.from_dict(settings)
+    model, log = run_schedule(cfg, args.out, resume=args.resume, force=args.force)
+    for entry in log:
+        widths = entry.get("widths")
+        shown = " ".join(f"{k}={v}" for k, v in widths.items()) if widths else ""
+        print(f"{entry['step']:<12} {entry['status']:<8} {entry['seconds']:>7.1f} s  acc {100 * entry['test_accuracy']:6.2f} %  {shown}")
+    print(f"frozen QKeras model: {os.path.join(args.out, 'finetune.h5')} (log: schedule.json)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m flow", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -118,6 +143,20 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data-bits", type=int, default=8)
     e.add_argument("--optimize", action="store_true", help="search the SP2 share and ReuseFactor with the most GOPS that fit")
     e.set_defaults(func=cmd_estimate)
+
+    w = sub.add_parser(
+        "learn-widths",
+        help="the four-step learned bit-width schedule: float -> weights -> activations -> fine-tune (resumable)",
+    )
+    w.add_argument("--out", required=True, help="directory for the checkpoints and schedule.json")
+    w.add_argument("--config", default=None, help="YAML file of ScheduleConfig settings (flags override it)")
+    w.add_argument("--model", default=None, choices=("mlp", "vgg", "resnet8", "cnn1d"))
+    w.add_argument("--dataset", default=None, choices=("digits", "mnist1d", "mnist", "cifar10"))
+    w.add_argument("--data-path", default=None)
+    w.add_argument("--cost-weight", type=float, default=None, help="weight of the BOPs cost term (default 0.3)")
+    w.add_argument("--resume", action="store_true", help="load the steps whose checkpoints exist")
+    w.add_argument("--force", action="store_true", help="replace a non-empty --out directory")
+    w.set_defaults(func=cmd_learn_widths)
     return p
 
 

@@ -34,3 +34,11 @@ def grid_inputs(rng, n: int, dim: int, frac_bits: int = 5, lo: float = -2.0, hi:
     step = 2.0**-frac_bits
     k = rng.integers(int(lo / step), int(hi / step), size=(n, dim))
     return (k * step).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """The digits data set (flat, 64 features on the grid 1/16)."""
+    from flow.data import load_digits
+
+    return load_digits()

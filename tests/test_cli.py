@@ -32,3 +32,21 @@ def test_estimate_command(capsys):
     assert "| total |" in out and "best: SP2 share" in out
     assert main(["estimate", model, "--board", "nope"]) == 2
     assert "known boards" in capsys.readouterr().err
+
+
+def test_learn_widths_command(tmp_path, capsys):
+    cfg = tmp_path / "schedule.yaml"
+    cfg.write_text(
+        "float_epochs: 1\nweight_epochs: 1\nactivation_epochs: 1\nfinetune_epochs: 0\ncalibration_size: 64\nprogress: false\n"
+    )
+    out = tmp_path / "run"
+    assert main(["learn-widths", "--out", str(out), "--config", str(cfg)]) == 0
+    text = capsys.readouterr().out
+    assert "finetune" in text and "fc1=" in text and (out / "finetune.h5").exists()
+    assert main(["learn-widths", "--out", str(out), "--config", str(cfg)]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main(["learn-widths", "--out", str(out), "--config", str(cfg), "--resume"]) == 0
+    assert "resumed" in capsys.readouterr().out
+    cfg.write_text("epochz: 3\n")
+    assert main(["learn-widths", "--out", str(tmp_path / "other"), "--config", str(cfg)]) == 2
+    assert "unknown key 'epochz'" in capsys.readouterr().err
