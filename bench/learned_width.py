@@ -6,7 +6,7 @@ accuracy, weight memory (KB: kernels at their width, biases at theirs, float at 
 the learned width per layer. One float model per architecture is shared by every row.
 Prints a Markdown table and writes JSON + a plot to ``--out``.
 
-    .venv/bin/python bench/learned_width.py [--models mlp vgg] [--cost-weight 0.3] [--out bench/results]
+    .venv/bin/python bench/learned_width.py [--models mlp vgg] [--cost-weight 0.15] [--out bench/results]
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def run(model: str, cost_weight: float, scale: float, workdir: Path) -> dict:
         float_epochs=epochs(40),
         weight_epochs=epochs(20),
         activation_epochs=epochs(20),
-        finetune_epochs=epochs(10),
+        finetune_epochs=epochs(20),
         cost_weight=cost_weight,
     )
     learned, log = run_schedule(cfg, workdir / model, force=True, data=data)
@@ -137,7 +137,7 @@ def plot(results, path: Path) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", nargs="+", default=["mlp", "vgg"], choices=("mlp", "vgg"))
-    p.add_argument("--cost-weight", type=float, default=0.3)
+    p.add_argument("--cost-weight", type=float, default=0.15)
     p.add_argument("--epoch-scale", type=float, default=1.0, help="multiply every step's epochs (0.1 for a smoke run)")
     p.add_argument("--out", default="bench/results")
     args = p.parse_args(argv)

@@ -18,6 +18,8 @@ class Board:
     dsp: int
     bram36: int
     clock_mhz: float
+    #: Vivado board-file preset (block design automation applies it to the Zynq PS).
+    board_part: str = ""
 
     def budget(self) -> dict[str, int]:
         return {"lut": self.lut, "ff": self.ff, "dsp": self.dsp, "bram36": self.bram36}
@@ -26,9 +28,12 @@ class Board:
 _Z7020 = dict(part="xc7z020clg400-1", lut=53_200, ff=106_400, dsp=220, bram36=140, clock_mhz=100.0)
 
 BOARDS: dict[str, Board] = {
-    "pynq-z1": Board("pynq-z1", **_Z7020),
-    "pynq-z2": Board("pynq-z2", **_Z7020),
-    "zc706": Board("zc706", part="xc7z045ffg900-2", lut=218_600, ff=437_200, dsp=900, bram36=545, clock_mhz=200.0),
+    "pynq-z1": Board("pynq-z1", **_Z7020, board_part="www.digilentinc.com:pynq-z1:part0:1.0"),
+    "pynq-z2": Board("pynq-z2", **_Z7020, board_part="tul.com.tw:pynq-z2:part0:1.0"),
+    "zc706": Board(
+        "zc706", part="xc7z045ffg900-2", lut=218_600, ff=437_200, dsp=900, bram36=545, clock_mhz=200.0,
+        board_part="xilinx.com:zc706:part0:1.4",
+    ),
 }
 
 

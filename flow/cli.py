@@ -1,4 +1,4 @@
-"""Command line: ``python -m flow demo | convert | golden | calibrate | estimate | learn-widths``."""
+"""Command line: ``python -m flow demo | convert | golden | calibrate | estimate | learn-widths | build``."""
 
 from __future__ import annotations
 
@@ -102,6 +102,28 @@ def cmd_learn_widths(args) -> int:
     return 0
 
 
+def cmd_build(args) -> int:
+    from flow.build import BuildConfig, build
+
+    cfg = BuildConfig(
+        model=args.model,
+        board=args.board,
+        out=args.out,
+        cut=args.cut,
+        strategy=args.strategy,
+        reuse_factor=args.reuse_factor,
+        clock_mhz=args.clock_mhz,
+        input_precision=args.input_precision,
+    )
+    state = build(cfg, resume=args.resume, force=args.force, until=args.until)
+    if "stopped" in state:
+        print(f"stopped before '{state['stopped']['step']}'; no bitstream was built. The overlay directory "
+              f"{os.path.join(args.out, 'overlay')} has the manifest, the driver and the C-simulation library.")
+        return 3
+    print(f"overlay ready in {os.path.join(args.out, 'overlay')}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m flow", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -153,10 +175,24 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--model", default=None, choices=("mlp", "vgg", "resnet8", "cnn1d"))
     w.add_argument("--dataset", default=None, choices=("digits", "mnist1d", "mnist", "cifar10"))
     w.add_argument("--data-path", default=None)
-    w.add_argument("--cost-weight", type=float, default=None, help="weight of the BOPs cost term (default 0.3)")
+    w.add_argument("--cost-weight", type=float, default=None, help="weight of the BOPs cost term (default 0.15)")
     w.add_argument("--resume", action="store_true", help="load the steps whose checkpoints exist")
     w.add_argument("--force", action="store_true", help="replace a non-empty --out directory")
     w.set_defaults(func=cmd_learn_widths)
+
+    b = sub.add_parser("build", help="model -> HLS project, AXI top, Vitis HLS IP, Vivado bitstream, PYNQ overlay")
+    b.add_argument("model", help="a saved QKeras model (.h5)")
+    b.add_argument("--board", default="pynq-z2", help="pynq-z1, pynq-z2 or zc706")
+    b.add_argument("--out", required=True, help="build directory")
+    b.add_argument("--cut", default="auto", help="layer after which a float head runs on the host ('auto', 'none' or a name)")
+    b.add_argument("--strategy", default="Latency", choices=("Latency", "Resource"))
+    b.add_argument("--reuse-factor", type=int, default=1)
+    b.add_argument("--clock-mhz", type=float, default=None)
+    b.add_argument("--input-precision", default=None, help="HLS input type, e.g. 'fixed<6,2>' (digits)")
+    b.add_argument("--until", default=None, help="stop after this step")
+    b.add_argument("--resume", action="store_true", help="continue a build, skipping the steps already done")
+    b.add_argument("--force", action="store_true", help="replace a non-empty build directory")
+    b.set_defaults(func=cmd_build)
     return p
 
 
@@ -165,7 +201,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileExistsError, FileNotFoundError) as exc:
+    except (ValueError, FileExistsError, FileNotFoundError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -13,7 +13,7 @@ import tensorflow as tf
 from flow.bitwidth import WidthConfig, default_cut, freeze, to_learned_width
 from flow.convert import ConvertConfig, convert
 from flow.head import split
-from flow.models import QuantSpec, cnn1d, mlp, vgg
+from flow.models import QuantSpec, cnn1d, mlp, resnet8, vgg
 from flow.ptq import quantize
 
 pytestmark = pytest.mark.csim
@@ -25,11 +25,13 @@ def _float(kind):
         return mlp(64, 10, (24, 12), QuantSpec("float"))
     if kind == "vgg":
         return vgg((8, 8, 1), 10, width=0.0625, spec=QuantSpec("float"))
+    if kind == "resnet8":
+        return resnet8((8, 8, 1), 10, width=4, spec=QuantSpec("float"))
     return cnn1d((64, 1), 10, channels=(6, 6), kernel=3, spec=QuantSpec("float"))
 
 
 def _data(digits, kind):
-    return digits if kind == "mlp" else digits.with_shape((8, 8, 1) if kind == "vgg" else (64, 1))
+    return digits if kind == "mlp" else digits.with_shape((64, 1) if kind == "cnn1d" else (8, 8, 1))
 
 
 def _check_backbone(model, data, project_dir, cfg_kwargs=None):
@@ -45,7 +47,7 @@ def _check_backbone(model, data, project_dir, cfg_kwargs=None):
     np.testing.assert_array_equal(end_to_end.argmax(1), model.predict(x, verbose=0).argmax(1))
 
 
-@pytest.mark.parametrize("kind", ["mlp", "vgg", "cnn1d"])
+@pytest.mark.parametrize("kind", ["mlp", "vgg", "cnn1d", "resnet8"])
 def test_frozen_learned_widths_bit_exact(digits, kind, project_dir):
     model = _float(kind)
     data = _data(digits, kind)

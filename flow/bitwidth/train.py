@@ -41,8 +41,9 @@ def width_layers(model):
 
 def _split_variables(model):
     layers = width_layers(model)
-    alpha_ids = {id(layer.alpha) for layer in layers if hasattr(layer, "alpha")}
-    alphas = [layer.alpha for layer in layers if hasattr(layer, "alpha")]
+    alpha_ids = {id(layer.alpha) for layer in layers}
+    # an activation that does not quantize yet (active=False) has no gradient: its alpha waits
+    alphas = [layer.alpha for layer in layers if getattr(layer, "active", True)]
     weights = [v for v in model.trainable_variables if id(v) not in alpha_ids]
     return weights, alphas
 
