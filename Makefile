@@ -5,9 +5,24 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test env clean-env
+# The board-side environment (pynq 4.0.0 + numpy, no TensorFlow; Python 3.10 like the PYNQ images
+# when this machine has one) for the driver tests against the simulated PYNQ device.
+BOARD_PYTHON ?= $(shell for p in python3.10 $$(ls -d $$HOME/.pyenv/versions/3.10*/bin/python3.10 2>/dev/null) python3.11 python3; do \
+	$$p -c "" >/dev/null 2>&1 && { command -v $$p; break; }; done)
+BOARD_VENV ?= .venv-board
+BOARD_STAMP := $(BOARD_VENV)/.installed
+
+.PHONY: demo test env board-env clean-env
 
 env: $(STAMP)
+
+board-env: $(BOARD_STAMP)
+
+$(BOARD_STAMP): overlays/requirements-board.txt overlays/pyproject.toml
+	test -x $(BOARD_VENV)/bin/python || $(BOARD_PYTHON) -m venv $(BOARD_VENV)
+	$(BOARD_VENV)/bin/python -m pip install --quiet -r overlays/requirements-board.txt
+	$(BOARD_VENV)/bin/python -m pip install --quiet --no-deps -e overlays
+	touch $(BOARD_STAMP)
 
 $(STAMP): requirements.txt pyproject.toml overlays/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,8 +33,8 @@ $(STAMP): requirements.txt pyproject.toml overlays/pyproject.toml
 demo: $(STAMP)
 	$(PY) -m flow demo --force
 
-test: $(STAMP)
+test: $(STAMP) $(BOARD_STAMP)
 	$(PY) -m pytest
 
 clean-env:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(BOARD_VENV)

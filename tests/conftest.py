@@ -42,3 +42,31 @@ def digits():
     from flow.data import load_digits
 
     return load_digits()
+
+
+@pytest.fixture(scope="session")
+def overlay_builds(tmp_path_factory, digits):
+    """Two builds stopped where Vitis HLS is missing: the demo MLP, and a small MSQ CNN with a float head."""
+    import tensorflow as tf
+
+    from flow import golden
+    from flow.build import BuildConfig, build
+    from flow.models import QuantSpec, vgg
+
+    root = tmp_path_factory.mktemp("builds")
+    tf.keras.utils.set_random_seed(7)
+    bits, integer = digits.input_quantizer_args()
+    spec = QuantSpec("msq", 4, 0.5, in_bits=bits, in_integer=integer)
+    cnn = vgg((8, 8, 1), 10, width=0.0625, spec=spec)
+    head_layer = tf.keras.layers.Dense(10, name="head")
+    float_head = tf.keras.Model(cnn.input, head_layer(cnn.get_layer("flatten").output), name="vgg_float_head")
+    from flow.convert import freeze_msq_rows
+
+    freeze_msq_rows(float_head)
+    cnn_path = root / "cnn.h5"
+    float_head.save(cnn_path)
+    builds = {}
+    for name, model in (("mlp", golden.GOLDEN_DIR / "digits_msq4.h5"), ("cnn", cnn_path)):
+        cfg = BuildConfig(model=str(model), board="pynq-z2", out=str(root / name), input_precision=digits.input_precision())
+        builds[name] = (cfg, build(cfg, echo=lambda *_: None))
+    return builds

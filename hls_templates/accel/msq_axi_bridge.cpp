@@ -7,11 +7,13 @@
 void MSQ_AXI_TOP(hls::stream<msq::axis_word<msq_axi_config::in_lane> > &in,
                  hls::stream<msq::axis_word<msq_axi_config::out_lane> > &out, unsigned n_samples);
 
+#define MSQ_EXPORT __attribute__((visibility("default")))
+
 extern "C" {
 
 // Stream n_in_words input words through the top; returns the number of output words up to and
 // including the one with TLAST, -1 if TLAST never came, -2 if out_words is too small.
-int msq_axi_run(const uint64_t *in_words, unsigned n_in_words, uint64_t *out_words, unsigned max_out,
+MSQ_EXPORT int msq_axi_run(const uint64_t *in_words, unsigned n_in_words, uint64_t *out_words, unsigned max_out,
                 unsigned n_samples) {
     hls::stream<msq::axis_word<msq_axi_config::in_lane> > in;
     hls::stream<msq::axis_word<msq_axi_config::out_lane> > out;
@@ -36,8 +38,8 @@ int msq_axi_run(const uint64_t *in_words, unsigned n_in_words, uint64_t *out_wor
     return -1;
 }
 
-unsigned msq_axi_n_in() { return msq_axi_config::n_in; }
-unsigned msq_axi_n_out() { return msq_axi_config::n_out; }
-unsigned msq_axi_in_lane() { return msq_axi_config::in_lane; }
-unsigned msq_axi_out_lane() { return msq_axi_config::out_lane; }
+MSQ_EXPORT unsigned msq_axi_n_in() { return msq_axi_config::n_in; }
+MSQ_EXPORT unsigned msq_axi_n_out() { return msq_axi_config::n_out; }
+MSQ_EXPORT unsigned msq_axi_in_lane() { return msq_axi_config::in_lane; }
+MSQ_EXPORT unsigned msq_axi_out_lane() { return msq_axi_config::out_lane; }
 }

@@ -109,6 +109,20 @@ class MSQOverlay(pynq.Overlay):
         y = unpack(out, self.output_spec.type).reshape((n, *self.output_spec.shape))
         return y if raw or self.head is None else self.head.predict(y)
 
+    def self_test(self) -> dict:
+        """Run the overlay's C-simulation reference inputs; the outputs must be equal, bit for bit."""
+        name = self.manifest.get("reference")
+        if not name:
+            raise ValueError(f"overlay manifest {self.manifest['path']} names no C-simulation reference")
+        path = Path(self.manifest["path"]).parent / name
+        if not path.exists():
+            raise FileNotFoundError(f"C-simulation reference {path} does not exist")
+        with np.load(path) as ref:
+            x, expected = ref["x"], ref["y_backbone"]
+        got = self.predict(x, raw=True)
+        equal = int(np.sum(got == expected))
+        return {"outputs": int(expected.size), "equal": equal, "passed": equal == expected.size}
+
     def _run_batch(self, words: np.ndarray) -> np.ndarray:
         k = len(words)
         in_buf, out_buf = self._buffers(k)

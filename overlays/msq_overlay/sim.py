@@ -117,8 +117,9 @@ class SimDevice(pynq.Device):
         data = json.loads(Path(self.manifest["path"]).read_text())
         data["bitstream"] = {"file": bit.name, "md5": md5sum(bit), "simulated": True}
         write_manifest(data, directory / MANIFEST_NAME)
-        if data.get("head"):
-            shutil.copy(self.package_dir / data["head"], directory / data["head"])
+        for key in ("head", "reference"):
+            if data.get(key):
+                shutil.copy(self.package_dir / data[key], directory / data[key])
         return str(bit)
 
     # -- memory ------------------------------------------------------------------------------

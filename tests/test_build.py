@@ -1,0 +1,148 @@
+"""python -m flow build: generated HLS top, Tcl and manifest agree; tool steps stop honestly."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from flow.build import NAMES, BuildConfig, ToolFailed, build
+from flow.build.steps import read_register_offsets
+from flow.cli import main
+
+pytestmark = pytest.mark.csim
+
+
+def _vars(out: Path) -> dict:
+    text = (out / "build_vars.tcl").read_text()
+    return {m.group(1): m.group(2) for m in re.finditer(r"^set (\w+) \{(.*)\}$", text, re.M)}
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn"])
+def test_generated_files_agree(overlay_builds, name):
+    cfg, state = overlay_builds[name]
+    out = Path(cfg.out)
+    tv = _vars(out)
+    manifest = json.loads((out / "overlay" / "manifest.json").read_text())
+    header = (out / "hls4ml_prj" / "firmware" / "msq_axi_config.h").read_text()
+    top = (out / "hls4ml_prj" / "firmware" / "msq_axi_top.cpp").read_text()
+    top_h = (out / "hls4ml_prj" / "firmware" / "msq_axi_top.h").read_text()
+    # the board's part and preset
+    assert tv["part"] == manifest["part"] == "xc7z020clg400-1"
+    assert tv["board_part"] == manifest["board_part"] == "tul.com.tw:pynq-z2:part0:1.0"
+    # stream interfaces with TLAST on the last output word
+    assert f"#pragma HLS INTERFACE axis port = {tv['in_port']}" in top
+    assert f"#pragma HLS INTERFACE axis port = {tv['out_port']}" in top
+    assert "#pragma HLS INTERFACE s_axilite port = n_samples" in top
+    assert "word.last = (last_sample && j == CONFIG_T::n_out - 1) ? 1 : 0;" in top_h
+    # widths: HLS config == Tcl (DMA stream widths) == manifest (driver packing)
+    in_lane = int(re.search(r"in_lane = (\d+);", header).group(1))
+    out_lane = int(re.search(r"out_lane = (\d+);", header).group(1))
+    assert in_lane == int(tv["in_lane_bits"]) == manifest["input"]["lane_bits"] == 8  # fixed<6,2> inputs
+    assert out_lane == int(tv["out_lane_bits"]) == manifest["output"]["lane_bits"]
+    assert manifest["output"]["type"]["width"] <= out_lane
+    n_in = int(re.search(r"n_in = (\d+);", header).group(1))
+    assert n_in == 64 and manifest["input"]["shape"] in ([64], [8, 8, 1])
+    # names: one source (flow.build.names) reaches Tcl and manifest; the Tcl scripts hard-code none
+    assert tv["ip_instance"] == manifest["ip"]["name"] == NAMES.ip_instance
+    assert tv["dma_instance"] == manifest["dma"]["name"] == NAMES.dma_instance
+    assert tv["ip_vlnv"] == manifest["ip"]["vlnv"]
+    for script in (out / "tcl").glob("*.tcl"):
+        text = script.read_text()
+        for value in (NAMES.ip_instance, NAMES.dma_instance, NAMES.top, "xc7z020", "pynq"):
+            assert value not in text, f"{script.name} hard-codes {value}"
+    assert manifest["head"] == ("head.npz" if name == "cnn" else None)
+    assert (out / "overlay" / "libmsq_axi_sim.so").exists()
+    assert state["csim_check"]["outputs_equal"] > 0
+
+
+def test_build_stops_before_vendor_tools(overlay_builds):
+    cfg, state = overlay_builds["mlp"]
+    if shutil.which("vitis_hls"):
+        pytest.skip("vitis_hls is on PATH here; the stop is tested where it is not")
+    assert state["stopped"]["step"] == "hls_synth"
+    assert state["steps"]["hls_synth"] == {"status": "blocked", "tool": "vitis_hls", "command": "vitis_hls -f tcl/vitis_hls_build.tcl", "seconds": 0.0}
+    assert "vivado" not in state["steps"] and "package" not in state["steps"]
+    overlay = Path(cfg.out) / "overlay"
+    assert not list(overlay.glob("*.bit")) and json.loads((overlay / "manifest.json").read_text())["bitstream"] is None
+
+
+def test_refuses_existing_directory_and_resumes(overlay_builds, capsys):
+    cfg, _ = overlay_builds["mlp"]
+    with pytest.raises(FileExistsError, match="--resume"):
+        build(cfg, echo=lambda *_: None)
+    lines = []
+    state = build(cfg, resume=True, echo=lines.append)
+    assert lines[:3] == ["[convert] done earlier, skipped", "[accel_top] done earlier, skipped", "[csim_lib] done earlier, skipped"]
+    assert state["stopped"]["step"] == "hls_synth" or shutil.which("vitis_hls")
+    model = cfg.model
+    assert main(["build", model, "--out", cfg.out, "--input-precision", cfg.input_precision]) == 2
+    assert "--force" in capsys.readouterr().err
+
+
+def test_cli_exit_codes(tmp_path, capsys):
+    from flow import golden
+
+    model = str(golden.GOLDEN_DIR / "digits_fixed4.h5")
+    assert main(["build", model, "--board", "zedboard", "--out", str(tmp_path / "b")]) == 2
+    assert "known boards: pynq-z1, pynq-z2, zc706" in capsys.readouterr().err
+    assert main(["build", str(tmp_path / "nope.h5"), "--out", str(tmp_path / "b")]) == 2
+    assert "nope.h5" in capsys.readouterr().err
+    out = tmp_path / "zc706"
+    assert main(["build", model, "--board", "zc706", "--out", str(out), "--until", "accel_top"]) == 0
+    tv = _vars(out)
+    assert tv["part"] == "xc7z045ffg900-2" and tv["board_part"] == "xilinx.com:zc706:part0:1.4" and tv["fclk_mhz"] == "200.0"
+    if not shutil.which("vitis_hls"):
+        assert main(["build", model, "--board", "zc706", "--out", str(out), "--resume"]) == 3
+        assert "no bitstream was built" in capsys.readouterr().out
+
+
+def _fake_tool(bin_dir: Path, name: str, body: str) -> None:
+    bin_dir.mkdir(exist_ok=True)
+    path = bin_dir / name
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+
+
+def test_tool_exit_codes_are_checked(tmp_path, monkeypatch):
+    from flow import golden
+
+    cfg = BuildConfig(model=str(golden.GOLDEN_DIR / "digits_fixed4.h5"), out=str(tmp_path / "b"))
+    build(cfg, until="csim_lib", echo=lambda *_: None)
+    bin_dir = tmp_path / "bin"
+    _fake_tool(bin_dir, "vitis_hls", "echo 'ERROR: [HLS 200-70] synthesis failed'; exit 1")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(ToolFailed, match=r"vitis_hls -f tcl/vitis_hls_build.tcl` exited with 1; see .*hls_synth.log"):
+        build(cfg, resume=True, echo=lambda *_: None)
+    assert "synthesis failed" in (tmp_path / "b" / "logs" / "hls_synth.log").read_text()
+    state = json.loads((tmp_path / "b" / "state.json").read_text())
+    assert state["steps"]["hls_synth"]["status"] == "failed"
+    _fake_tool(bin_dir, "vitis_hls", "exit 0")  # "succeeds" but exports nothing
+    with pytest.raises(ToolFailed, match="no driver header"):
+        build(cfg, resume=True, echo=lambda *_: None)
+
+
+def test_register_offsets_from_hls_driver_header(tmp_path):
+    src = tmp_path / "solution1/impl/misc/drivers/msq_accel_v1_0/src"
+    src.mkdir(parents=True)
+    (src / f"x{NAMES.top}_hw.h").write_text(
+        "#define XMSQ_ACCEL_CONTROL_ADDR_AP_CTRL        0x00\n#define XMSQ_ACCEL_CONTROL_ADDR_N_SAMPLES_DATA 0x18\n"
+    )
+    assert read_register_offsets(tmp_path) == {"ctrl": 0, "n_samples": 0x18}
+
+
+@pytest.mark.vivado
+@pytest.mark.skipif(not (shutil.which("vitis_hls") and shutil.which("vivado")), reason="needs vitis_hls and vivado on PATH")
+def test_full_build_writes_bitstream(tmp_path, digits):
+    from flow import golden
+
+    cfg = BuildConfig(model=str(golden.GOLDEN_DIR / "digits_msq4.h5"), out=str(tmp_path / "b"), input_precision=digits.input_precision())
+    state = build(cfg)
+    assert "stopped" not in state
+    overlay = tmp_path / "b" / "overlay"
+    manifest = json.loads((overlay / "manifest.json").read_text())
+    assert (overlay / manifest["bitstream"]["file"]).exists() and (overlay / manifest["hwh"]).exists()
