@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--model", default=None, choices=("mlp", "vgg", "resnet8", "cnn1d"))
     w.add_argument("--dataset", default=None, choices=("digits", "mnist1d", "mnist", "cifar10"))
     w.add_argument("--data-path", default=None)
-    w.add_argument("--cost-weight", type=float, default=None, help="weight of the BOPs cost term (default 0.15)")
+    w.add_argument("--cost-weight", type=float, default=None, help="weight of the BOPs cost term (default 0.1)")
     w.add_argument("--resume", action="store_true", help="load the steps whose checkpoints exist")
     w.add_argument("--force", action="store_true", help="replace a non-empty --out directory")
     w.set_defaults(func=cmd_learn_widths)

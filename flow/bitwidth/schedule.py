@@ -43,7 +43,7 @@ class ScheduleConfig:
     learning_rate: float = 2e-3
     finetune_learning_rate: float = 2e-4
     alpha_learning_rate: float = 0.02
-    cost_weight: float = 0.15
+    cost_weight: float = 0.1
     weights: WidthConfig = field(default_factory=lambda: WidthConfig(low=3.0))
     activations: WidthConfig = field(default_factory=lambda: WidthConfig(low=3.0))
     float_head: bool = True
