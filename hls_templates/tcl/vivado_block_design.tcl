@@ -10,7 +10,7 @@ if {$board_part ne ""} {
     }
     set_property board_part $board_part [current_project]
 }
-set_property ip_repo_paths [list $ip_repo] [current_project]
+set_property ip_repo_paths [list [file normalize $ip_repo]] [current_project]
 update_ip_catalog
 
 create_bd_design $bd_name
