@@ -1,0 +1,53 @@
+"""Typed build configuration (validated at creation; errors name the field)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from flow.boards import get_board
+
+STRATEGIES = ("Latency", "Resource")
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """``python -m flow build`` settings.
+
+    model: a saved QKeras model (.h5). board: pynq-z1, pynq-z2 or zc706. out: build directory.
+    cut: layer after which a float head runs on the host ('auto': before a final float Dense,
+    'none': no head). clock_mhz: fabric clock (default: the board's PYNQ clock).
+    input_precision: HLS input type such as 'fixed<6,2>' (default: hls4ml's, or the model's).
+    """
+
+    model: str
+    board: str = "pynq-z2"
+    out: str = "build"
+    cut: str = "auto"
+    strategy: str = "Latency"
+    reuse_factor: int = 1
+    clock_mhz: float | None = None
+    input_precision: str | None = None
+    jobs: int = 4
+
+    def __post_init__(self):
+        get_board(self.board)  # unknown board: the error lists the known ones
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy: '{self.strategy}' is not one of {STRATEGIES}")
+        if isinstance(self.reuse_factor, bool) or not isinstance(self.reuse_factor, int) or self.reuse_factor < 1:
+            raise ValueError(f"reuse_factor: must be a positive integer, got {self.reuse_factor!r}")
+        if self.clock_mhz is not None and not 10 <= float(self.clock_mhz) <= 400:
+            raise ValueError(f"clock_mhz: must be in [10, 400], got {self.clock_mhz}")
+        if not Path(self.model).exists():
+            raise FileNotFoundError(f"model file {self.model} does not exist")
+
+    @property
+    def board_info(self):
+        return get_board(self.board)
+
+    @property
+    def fclk_mhz(self) -> float:
+        return float(self.clock_mhz or self.board_info.clock_mhz)
+
+    def to_dict(self) -> dict:
+        return asdict(self)

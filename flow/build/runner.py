@@ -1,0 +1,74 @@
+"""Run the build steps in order: resumable, each with its log and time, stopping honestly.
+
+``state.json`` in the build directory records every step (status ``done``, ``blocked`` by a
+missing tool, or ``failed``), its seconds and its log. ``resume=True`` skips the done steps;
+a new build into a non-empty directory needs ``force=True`` (which replaces it).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+from flow.build.config import BuildConfig
+from flow.build.steps import STEPS, BuildContext, save_state
+from flow.build.tools import ToolMissing
+
+
+def _prepare(out: Path, resume: bool, force: bool) -> dict:
+    state_file = out / "state.json"
+    if resume:
+        if not state_file.exists():
+            raise FileNotFoundError(f"cannot resume: {state_file} does not exist (start the build without --resume)")
+        return json.loads(state_file.read_text())
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            raise FileExistsError(f"build directory {out} exists and is not empty; pass --resume to continue it or --force to replace it")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return {}
+
+
+def build(cfg: BuildConfig, resume: bool = False, force: bool = False, until: str | None = None, echo=print) -> dict:
+    """Run the steps; returns the state. Stops at the first step whose tool is missing."""
+    out = Path(cfg.out)
+    state = _prepare(out, resume, force)
+    if resume and state.get("config", {}).get("model") not in (None, cfg.model):
+        raise ValueError(f"cannot resume {out}: it was started for model {state['config']['model']}, not {cfg.model}")
+    state.setdefault("steps", {})
+    state["config"] = cfg.to_dict()
+    ctx = BuildContext(cfg, out, state)
+    (ctx.logs).mkdir(parents=True, exist_ok=True)
+    names = [name for name, _ in STEPS]
+    if until is not None and until not in names:
+        raise ValueError(f"until: '{until}' is not a step; steps are {names}")
+    for name, step in STEPS:
+        record = state["steps"].get(name, {})
+        if record.get("status") == "done":
+            echo(f"[{name}] done earlier, skipped")
+            continue
+        start = time.perf_counter()
+        try:
+            step(ctx)
+        except ToolMissing as exc:
+            state["steps"][name] = {"status": "blocked", "tool": exc.tool, "command": exc.command, "seconds": 0.0}
+            state["stopped"] = {"step": name, "reason": str(exc)}
+            save_state(ctx)
+            echo(f"[{name}] blocked: {exc}")
+            return state
+        except Exception as exc:
+            state["steps"][name] = {"status": "failed", "error": str(exc), "seconds": round(time.perf_counter() - start, 2)}
+            save_state(ctx)
+            raise
+        seconds = round(time.perf_counter() - start, 2)
+        with open(ctx.log(name), "a") as fh:
+            fh.write(f"step {name}: done in {seconds:.2f} s\n")
+        state["steps"][name] = {"status": "done", "seconds": seconds, "log": str(ctx.log(name).relative_to(out))}
+        state.pop("stopped", None)
+        save_state(ctx)
+        echo(f"[{name}] done in {seconds:.1f} s")
+        if name == until:
+            break
+    return state
