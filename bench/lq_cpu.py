@@ -1,0 +1,169 @@
+"""Benchmark: the thesis' LQ table on its 2-layer MLP (784-660-10), bitwise CPU kernel vs fp32.
+
+Per row (fp32 numpy/BLAS, fp32 compiled loop, LQ int3 / int2 / int1 with K_x = K_w = K): time per
+inference at batch 1 and batch 64 on random inputs of the thesis' shape (all rows in one run,
+best of ``--repeats``), weight memory, and accuracy of the same architecture on digits (64
+inputs) after post-training QEM (bases fitted on the float model's weights and on its real
+activations; no retraining). Prints a Markdown table with the speed-up ratios next to the
+thesis' (fp32/int3 3.8x, fp32/int2 6.9x, fp32/int1 13x against the compiled fp32 loop) and
+writes JSON + a plot.
+
+    .venv/bin/python bench/lq_cpu.py [--hidden 660] [--repeats 30] [--out bench/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+THESIS = {  # fp32 / int3 / int2 / int1: time (us), size, post-training accuracy (%)
+    "fp32": (584.8, "2.1 MB", 97.19), 3: (152.7, "218 KB", 95.59), 2: (84.8, "147 KB", 88.86), 1: (44.8, "76 KB", 75.11),
+}
+
+
+def best_time(fn, repeats: int) -> float:
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+class LQMLP:
+    """Two LQ dense layers with a ReLU between them, on the compiled kernel."""
+
+    def __init__(self, w1, b1, w2, b2, x_calib, k: int, qem_iters: int = 10):
+        from flow.lq import reference as R
+        from flow.lq.cpu import LQDense
+
+        hidden = np.maximum(x_calib @ w1 + b1, 0)
+        self.l1 = LQDense.from_kernel(w1, b1, R.on_grid(R.qem_fit(x_calib, k, qem_iters)), R.on_grid(R.qem_fit_channels(w1, k, qem_iters)))
+        self.l2 = LQDense.from_kernel(w2, b2, R.on_grid(R.qem_fit(hidden, k, qem_iters)), R.on_grid(R.qem_fit_channels(w2, k, qem_iters)))
+
+    def __call__(self, x):
+        return self.l2(np.maximum(self.l1(x), 0.0))
+
+    def weight_bytes(self) -> int:
+        return self.l1.weight_bytes() + self.l2.weight_bytes()
+
+
+def float_weights(n_in: int, hidden: int, rng):
+    w1 = rng.normal(0, 1 / np.sqrt(n_in), (n_in, hidden)).astype(np.float32)
+    w2 = rng.normal(0, 1 / np.sqrt(hidden), (hidden, 10)).astype(np.float32)
+    return w1, np.zeros(hidden, np.float32), w2, np.zeros(10, np.float32)
+
+
+def timings(hidden: int, repeats: int, ks) -> dict:
+    from flow.lq.cpu import fp32_dense
+
+    rng = np.random.default_rng(0)
+    w1, b1, w2, b2 = float_weights(784, hidden, rng)
+    w1t, w2t = np.ascontiguousarray(w1.T), np.ascontiguousarray(w2.T)
+    calib = rng.uniform(0, 1, (256, 784)).astype(np.float32)
+    out = {}
+    for batch in (1, 64):
+        x = rng.uniform(0, 1, (batch, 784)).astype(np.float32)
+        rows = {
+            "fp32 numpy": lambda: np.maximum(x @ w1 + b1, 0) @ w2 + b2,
+            "fp32 loop": lambda: fp32_dense(np.maximum(fp32_dense(x, w1t, b1), 0), w2t, b2),
+        }
+        for k in ks:
+            model = LQMLP(w1, b1, w2, b2, calib, k, qem_iters=5)
+            rows[f"LQ int{k}"] = (lambda m: (lambda: m(x)))(model)
+            out.setdefault("bytes", {})[f"LQ int{k}"] = model.weight_bytes()
+        for name, fn in rows.items():
+            out.setdefault(batch, {})[name] = best_time(fn, repeats) / batch
+    out.setdefault("bytes", {})["fp32 numpy"] = out["bytes"]["fp32 loop"] = 4 * (w1.size + b1.size + w2.size + b2.size)
+    return out
+
+
+def accuracy(hidden: int, ks, epochs: int) -> dict:
+    import tensorflow as tf
+
+    from flow.data import load_digits
+    from flow.models import QuantSpec, thesis_mlp
+    from flow.train import TrainConfig, evaluate, train
+
+    data = load_digits()
+    tf.keras.utils.set_random_seed(0)
+    model = thesis_mlp((64,), 10, hidden=hidden, spec=QuantSpec("float"))
+    train(model, data, TrainConfig(epochs=epochs, progress=False))
+    w1, b1 = (v.numpy() for v in model.get_layer("fc1").weights)
+    w2, b2 = (v.numpy() for v in model.get_layer("logits").weights)
+    acc = {"fp32": evaluate(model, data.x_test, data.y_test)}
+    for k in ks:
+        lq = LQMLP(w1, b1, w2, b2, data.x_train, k)
+        acc[k] = float(np.mean(lq(data.x_test).argmax(1) == data.y_test))
+    return acc
+
+
+def table(t, acc, ks) -> str:
+    loop1 = t[1]["fp32 loop"]
+    np1 = t[1]["fp32 numpy"]
+    lines = [
+        "| row | batch 1 (us) | batch 64 (us/inference) | fp32 loop / row (batch 1) | thesis ratio | fp32 numpy / row (batch 1) "
+        "| weight memory | digits accuracy % (PTQ QEM) | thesis accuracy % |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name in ["fp32 numpy", "fp32 loop"] + [f"LQ int{k}" for k in ks]:
+        k = int(name[-1]) if name.startswith("LQ") else None
+        thesis_ratio = f"{THESIS['fp32'][0] / THESIS[k][0]:.1f}x" if k else "1.0x" if name == "fp32 loop" else ""
+        a = acc["fp32"] if k is None else acc[k]
+        ta = THESIS[k][2] if k else THESIS["fp32"][2]
+        lines.append(
+            f"| {name} | {1e6 * t[1][name]:.1f} | {1e6 * t[64][name]:.1f} | {loop1 / t[1][name]:.1f}x | {thesis_ratio} | "
+            f"{np1 / t[1][name]:.1f}x | {t['bytes'][name] / 1024:.0f} KB | {100 * a:.2f} | {ta} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(t, ks, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = ["fp32 numpy", "fp32 loop"] + [f"LQ int{k}" for k in ks]
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    xs = np.arange(len(names))
+    ax.bar(xs - 0.2, [1e6 * t[1][n] for n in names], 0.4, label="batch 1")
+    ax.bar(xs + 0.2, [1e6 * t[64][n] for n in names], 0.4, label="batch 64 (per inference)")
+    ax.set_xticks(xs, names)
+    ax.set_yscale("log")
+    ax.set_ylabel("us per inference (log)")
+    ax.set_title("784-660-10 MLP on the CPU: fp32 vs bitwise LQ")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--hidden", type=int, default=660)
+    p.add_argument("--repeats", type=int, default=30)
+    p.add_argument("--epochs", type=int, default=40, help="float training epochs on digits")
+    p.add_argument("--out", default="bench/results")
+    args = p.parse_args(argv)
+    ks = (3, 2, 1)
+    t = timings(args.hidden, args.repeats, ks)
+    acc = accuracy(args.hidden, ks, args.epochs)
+    print(table(t, acc, ks))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "lq_cpu.json").write_text(json.dumps({"timing_s": {str(k): v for k, v in t.items()}, "accuracy": {str(k): v for k, v in acc.items()}}, indent=2))
+    plot(t, ks, out / "lq_cpu.png")
+    print(f"wrote {out / 'lq_cpu.json'} and {out / 'lq_cpu.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

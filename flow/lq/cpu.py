@@ -1,0 +1,144 @@
+"""The compiled bitwise LQ kernel (``lq_kernel.cpp``) through ctypes, and an LQ dense layer on it.
+
+The library is built with g++ on first use into ``flow/lq/_build/`` (named by the source's
+hash, so an edited kernel is rebuilt); ``build_library()`` does it explicitly. No Python loop
+runs on the hot path: encoding to bit-planes and the XNOR-popcount products are both in C++.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from flow.lq import reference
+
+SOURCE = Path(__file__).with_name("lq_kernel.cpp")
+BUILD_DIR = Path(__file__).with_name("_build")
+FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fPIC", "-shared", "-std=c++14"]
+_LIB = None
+
+
+def build_library() -> Path:
+    """Compile the kernel (if not built yet) and return the library path."""
+    digest = hashlib.sha1(SOURCE.read_bytes() + " ".join(FLAGS).encode()).hexdigest()[:12]
+    lib = BUILD_DIR / f"liblq_kernel-{digest}.so"
+    if lib.exists():
+        return lib
+    compiler = shutil.which("g++")
+    if compiler is None:
+        raise RuntimeError("the LQ CPU kernel needs g++ to build (Debian: apt-get install g++)")
+    BUILD_DIR.mkdir(exist_ok=True)
+    tmp = lib.with_suffix(".tmp.so")
+    proc = subprocess.run([compiler, *FLAGS, str(SOURCE), "-o", str(tmp)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"building {SOURCE.name} failed:\n{proc.stderr}")
+    tmp.replace(lib)
+    return lib
+
+
+def library():
+    global _LIB
+    if _LIB is None:
+        lib = ctypes.CDLL(str(build_library()))
+        p = np.ctypeslib.ndpointer
+        lib.lq_encode.argtypes = [p(np.float32, flags="C"), ctypes.c_int, ctypes.c_int, p(np.float64, flags="C"),
+                                  p(np.int32, flags="C"), ctypes.c_int, ctypes.c_int, p(np.uint64, flags="C")]
+        lib.lq_dense.argtypes = [p(np.uint64, flags="C"), ctypes.c_int, ctypes.c_int, p(np.float64, flags="C"),
+                                 p(np.uint64, flags="C"), ctypes.c_int, ctypes.c_int, p(np.float64, flags="C"),
+                                 p(np.float64, flags="C"), ctypes.c_int, p(np.float64, flags="C")]
+        lib.fp32_dense.argtypes = [p(np.float32, flags="C"), ctypes.c_int, ctypes.c_int, p(np.float32, flags="C"),
+                                   ctypes.c_int, p(np.float32, flags="C"), p(np.float32, flags="C")]
+        _LIB = lib
+    return _LIB
+
+
+def encoder_tables(basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Thresholds between the sorted levels and the levels' codes, ready for ``lq_encode``."""
+    vals, codes = reference.levels(basis)
+    return np.ascontiguousarray((vals[1:] + vals[:-1]) / 2), np.ascontiguousarray(codes, dtype=np.int32)
+
+
+def encode_planes(x: np.ndarray, basis: np.ndarray, tables=None) -> np.ndarray:
+    """Float inputs ``(batch, n)`` -> bit-planes ``(batch, K, words)`` (compiled)."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if x.ndim != 2:
+        raise ValueError(f"LQ encode: expected inputs of shape (batch, n), got {x.shape}")
+    thresholds, codes = tables if tables is not None else encoder_tables(basis)
+    k = len(basis)
+    out = np.empty((x.shape[0], k, -(-x.shape[1] // 64)), dtype=np.uint64)
+    library().lq_encode(x, x.shape[0], x.shape[1], thresholds, codes, len(codes), k, out)
+    return out
+
+
+@dataclass
+class LQDense:
+    """A dense layer ``y = LQ(x) @ LQ(W) + b`` on bit-planes.
+
+    ``x_basis (Kx,)``: the input's basis; ``w_basis (Kw, n_out)``: a basis per output;
+    ``w_planes (n_out, Kw, words)``: the kernel's codes as bit-planes; ``n``: inputs.
+    """
+
+    x_basis: np.ndarray
+    w_basis: np.ndarray
+    w_planes: np.ndarray
+    bias: np.ndarray
+    n: int
+
+    @classmethod
+    def from_kernel(cls, kernel: np.ndarray, bias, x_basis, w_basis) -> "LQDense":
+        """Encode a float kernel ``(n, n_out)`` with a per-output basis ``(Kw, n_out)``."""
+        kernel = np.asarray(kernel, dtype=np.float64)
+        n, n_out = kernel.shape
+        w_basis = np.asarray(w_basis, dtype=np.float64)
+        if w_basis.shape[1] != n_out:
+            raise ValueError(f"LQDense: w_basis has {w_basis.shape[1]} columns for {n_out} outputs")
+        codes = np.stack([reference.encode(kernel[:, j], w_basis[:, j]) for j in range(n_out)])  # (n_out, n)
+        planes = reference.pack_bits(codes, w_basis.shape[0])
+        return cls(np.asarray(x_basis, np.float64), w_basis, planes, np.asarray(bias, np.float64), n)
+
+    def __post_init__(self):
+        self._tables = encoder_tables(self.x_basis)
+        self.x_basis = np.ascontiguousarray(self.x_basis, dtype=np.float64)
+        self.w_basis = np.ascontiguousarray(self.w_basis, dtype=np.float64)
+        self.w_planes = np.ascontiguousarray(self.w_planes, dtype=np.uint64)
+        self.bias = np.ascontiguousarray(self.bias, dtype=np.float64)
+
+    @property
+    def n_out(self) -> int:
+        return self.w_planes.shape[0]
+
+    def weight_bytes(self) -> int:
+        """Bit-planes plus the bases and bias as float32."""
+        return self.w_planes.nbytes + 4 * (self.w_basis.size + self.x_basis.size + self.bias.size)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != self.n:
+            raise ValueError(f"LQDense: expected inputs of shape (batch, {self.n}), got {x.shape}")
+        return self.dense_planes(encode_planes(x, self.x_basis, self._tables))
+
+    def dense_planes(self, x_planes: np.ndarray) -> np.ndarray:
+        kx = len(self.x_basis)
+        if x_planes.ndim != 3 or x_planes.shape[1:] != (kx, self.w_planes.shape[2]):
+            raise ValueError(f"LQDense: expected input planes (batch, {kx}, {self.w_planes.shape[2]}), got {x_planes.shape}")
+        y = np.empty((x_planes.shape[0], self.n_out))
+        library().lq_dense(np.ascontiguousarray(x_planes), x_planes.shape[0], kx, self.x_basis, self.w_planes,
+                           self.n_out, self.w_planes.shape[1], self.w_basis, self.bias, self.n, y)
+        return y
+
+
+def fp32_dense(x: np.ndarray, w_t: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """The plain compiled fp32 loop: ``x (batch, n) @ w_t (n_out, n).T + bias``."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    w_t = np.ascontiguousarray(w_t, dtype=np.float32)
+    if x.ndim != 2 or w_t.ndim != 2 or x.shape[1] != w_t.shape[1]:
+        raise ValueError(f"fp32_dense: shapes {x.shape} and {w_t.shape} do not match")
+    y = np.empty((x.shape[0], w_t.shape[0]), dtype=np.float32)
+    library().fp32_dense(x, x.shape[0], x.shape[1], w_t, w_t.shape[0], np.ascontiguousarray(bias, dtype=np.float32), y)
+    return y
