@@ -4,7 +4,7 @@ Per row (fp32 numpy/BLAS, fp32 compiled loop, LQ int3 / int2 / int1 with K_x = K
 inference at batch 1 and batch 64 on random inputs of the thesis' shape (all rows in one run,
 best of ``--repeats``), weight memory, and accuracy of the same architecture on digits (64
 inputs) after post-training QEM (bases fitted on the float model's weights and on its real
-activations; no retraining). Prints a Markdown table with the speed-up ratios next to the
+activations; no retraining) and after LQ QAT (STE from the QEM start). Prints a Markdown table with the speed-up ratios next to the
 thesis' (fp32/int3 3.8x, fp32/int2 6.9x, fp32/int1 13x against the compiled fp32 loop) and
 writes JSON + a plot.
 
@@ -39,15 +39,18 @@ def best_time(fn, repeats: int) -> float:
 
 
 class LQMLP:
-    """Two LQ dense layers with a ReLU between them, on the compiled kernel."""
+    """Two LQ dense layers with a ReLU between them, on the compiled kernel (post-training QEM:
+    per-output weight bases, per-layer activation bases with an offset folded into the bias)."""
 
     def __init__(self, w1, b1, w2, b2, x_calib, k: int, qem_iters: int = 10):
         from flow.lq import reference as R
         from flow.lq.cpu import LQDense
 
         hidden = np.maximum(x_calib @ w1 + b1, 0)
-        self.l1 = LQDense.from_kernel(w1, b1, R.on_grid(R.qem_fit(x_calib, k, qem_iters)), R.on_grid(R.qem_fit_channels(w1, k, qem_iters)))
-        self.l2 = LQDense.from_kernel(w2, b2, R.on_grid(R.qem_fit(hidden, k, qem_iters)), R.on_grid(R.qem_fit_channels(w2, k, qem_iters)))
+        a1, c1 = R.qem_fit(x_calib, k, qem_iters, offset=True)
+        a2, c2 = R.qem_fit(hidden, k, qem_iters, offset=True)
+        self.l1 = LQDense.from_kernel(w1, b1, R.on_grid(a1), R.on_grid(R.qem_fit_channels(w1, k, qem_iters)), c1)
+        self.l2 = LQDense.from_kernel(w2, b2, R.on_grid(a2), R.on_grid(R.qem_fit_channels(w2, k, qem_iters)), c2)
 
     def __call__(self, x):
         return self.l2(np.maximum(self.l1(x), 0.0))
@@ -99,11 +102,24 @@ def accuracy(hidden: int, ks, epochs: int) -> dict:
     train(model, data, TrainConfig(epochs=epochs, progress=False))
     w1, b1 = (v.numpy() for v in model.get_layer("fc1").weights)
     w2, b2 = (v.numpy() for v in model.get_layer("logits").weights)
-    acc = {"fp32": evaluate(model, data.x_test, data.y_test)}
+    acc = {"fp32": evaluate(model, data.x_test, data.y_test), "qat": {}}
     for k in ks:
         lq = LQMLP(w1, b1, w2, b2, data.x_train, k)
         acc[k] = float(np.mean(lq(data.x_test).argmax(1) == data.y_test))
+        acc["qat"][k] = qat_accuracy(model, data, k, epochs=max(1, epochs // 2))
     return acc
+
+
+def qat_accuracy(float_model, data, k: int, epochs: int) -> float:
+    """LQ QAT on digits: QEM start (flow.ptq.lq_quantize), then STE training with the kernel bases
+    refitted at every step."""
+    from flow.ptq import lq_quantize, unfreeze_kernels
+    from flow.train import TrainConfig, evaluate, train
+
+    q = lq_quantize(float_model, data.x_train, bits=k)
+    unfreeze_kernels(q)
+    train(q, data, TrainConfig(epochs=epochs, learning_rate=5e-4, progress=False))
+    return evaluate(q, data.x_test, data.y_test)
 
 
 def table(t, acc, ks) -> str:
@@ -111,17 +127,20 @@ def table(t, acc, ks) -> str:
     np1 = t[1]["fp32 numpy"]
     lines = [
         "| row | batch 1 (us) | batch 64 (us/inference) | fp32 loop / row (batch 1) | thesis ratio | fp32 numpy / row (batch 1) "
-        "| weight memory | digits accuracy % (PTQ QEM) | thesis accuracy % |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| weight memory | digits PTQ QEM % (drop) | thesis PTQ % (drop) | digits QAT % (drop) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in ["fp32 numpy", "fp32 loop"] + [f"LQ int{k}" for k in ks]:
         k = int(name[-1]) if name.startswith("LQ") else None
         thesis_ratio = f"{THESIS['fp32'][0] / THESIS[k][0]:.1f}x" if k else "1.0x" if name == "fp32 loop" else ""
         a = acc["fp32"] if k is None else acc[k]
         ta = THESIS[k][2] if k else THESIS["fp32"][2]
+        drop = f" ({100 * (acc['fp32'] - a):.1f})" if k else ""
+        tdrop = f" ({THESIS['fp32'][2] - ta:.1f})" if k else ""
+        qat = f"{100 * acc['qat'][k]:.2f} ({100 * (acc['fp32'] - acc['qat'][k]):.1f})" if k else ""
         lines.append(
             f"| {name} | {1e6 * t[1][name]:.1f} | {1e6 * t[64][name]:.1f} | {loop1 / t[1][name]:.1f}x | {thesis_ratio} | "
-            f"{np1 / t[1][name]:.1f}x | {t['bytes'][name] / 1024:.0f} KB | {100 * a:.2f} | {ta} |"
+            f"{np1 / t[1][name]:.1f}x | {t['bytes'][name] / 1024:.0f} KB | {100 * a:.2f}{drop} | {ta}{tdrop} | {qat} |"
         )
     return "\n".join(lines)
 
@@ -159,7 +178,8 @@ def main(argv=None) -> int:
     print(table(t, acc, ks))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "lq_cpu.json").write_text(json.dumps({"timing_s": {str(k): v for k, v in t.items()}, "accuracy": {str(k): v for k, v in acc.items()}}, indent=2))
+    acc_json = {str(k): (v if not isinstance(v, dict) else {str(a): b for a, b in v.items()}) for k, v in acc.items()}
+    (out / "lq_cpu.json").write_text(json.dumps({"timing_s": {str(k): v for k, v in t.items()}, "accuracy": acc_json}, indent=2))
     plot(t, ks, out / "lq_cpu.png")
     print(f"wrote {out / 'lq_cpu.json'} and {out / 'lq_cpu.png'}")
     return 0

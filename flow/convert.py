@@ -101,18 +101,15 @@ def check_quantizers(model) -> None:
     """Refuse quantizers with no exact HLS form; warn about float kernels next to quantized ones."""
     import warnings
 
-    from flow.quantizers import KERAS_ONLY_OBJECTS
+    from flow.quantizers import KERAS_ONLY_OBJECTS, KERAS_ONLY_REASONS
 
     quantized = False
     for layer in model.layers:
         for q in _quantizers(layer):
             quantized = True
             if type(q).__name__ in KERAS_ONLY_OBJECTS:
-                raise ValueError(
-                    f"layer '{layer.name}' uses {type(q).__name__}, which has no exact HLS form (a real-valued scale "
-                    "and a zero point that adds an input-dependent term); deploy the symmetric PTQ model "
-                    "(flow.ptq.quantize(..., mode='symmetric')) or a QAT model instead"
-                )
+                name = type(q).__name__
+                raise ValueError(f"layer '{layer.name}' uses {name}, which has no exact HLS form: {KERAS_ONLY_REASONS[name]}")
     if not quantized:
         return
     for layer in model.layers:

@@ -68,10 +68,9 @@ class DispatchingQKerasQuantizer(_STOCK):
         if isinstance(config, dict) and config.get("class_name") in CUSTOM_OBJECTS:
             return RowQuantizerHLS(config)
         if isinstance(config, dict) and config.get("class_name") in KERAS_ONLY_OBJECTS:
-            raise ValueError(
-                f"{config['class_name']} cannot be converted to HLS exactly (real-valued scale and zero point); "
-                "deploy a symmetric model (flow.ptq.quantize(..., mode='symmetric')) instead"
-            )
+            from flow.quantizers import KERAS_ONLY_REASONS
+
+            raise ValueError(f"{config['class_name']} cannot be converted to HLS exactly: {KERAS_ONLY_REASONS[config['class_name']]}")
         return super().__new__(cls)
 
 

@@ -58,18 +58,18 @@ def library():
     return _LIB
 
 
-def encoder_tables(basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def encoder_tables(basis: np.ndarray, offset: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Thresholds between the sorted levels and the levels' codes, ready for ``lq_encode``."""
-    vals, codes = reference.levels(basis)
+    vals, codes = reference.levels(basis, offset)
     return np.ascontiguousarray((vals[1:] + vals[:-1]) / 2), np.ascontiguousarray(codes, dtype=np.int32)
 
 
-def encode_planes(x: np.ndarray, basis: np.ndarray, tables=None) -> np.ndarray:
+def encode_planes(x: np.ndarray, basis: np.ndarray, tables=None, offset: float = 0.0) -> np.ndarray:
     """Float inputs ``(batch, n)`` -> bit-planes ``(batch, K, words)`` (compiled)."""
     x = np.ascontiguousarray(x, dtype=np.float32)
     if x.ndim != 2:
         raise ValueError(f"LQ encode: expected inputs of shape (batch, n), got {x.shape}")
-    thresholds, codes = tables if tables is not None else encoder_tables(basis)
+    thresholds, codes = tables if tables is not None else encoder_tables(basis, offset)
     k = len(basis)
     out = np.empty((x.shape[0], k, -(-x.shape[1] // 64)), dtype=np.uint64)
     library().lq_encode(x, x.shape[0], x.shape[1], thresholds, codes, len(codes), k, out)
@@ -81,7 +81,9 @@ class LQDense:
     """A dense layer ``y = LQ(x) @ LQ(W) + b`` on bit-planes.
 
     ``x_basis (Kx,)``: the input's basis; ``w_basis (Kw, n_out)``: a basis per output;
-    ``w_planes (n_out, Kw, words)``: the kernel's codes as bit-planes; ``n``: inputs.
+    ``w_planes (n_out, Kw, words)``: the kernel's codes as bit-planes; ``n``: inputs;
+    ``x_offset``: the input levels' offset (``c + <e, a>``), folded into ``bias`` as
+    ``c * sum_i W_q[i, j]`` by :meth:`from_kernel`.
     """
 
     x_basis: np.ndarray
@@ -89,9 +91,10 @@ class LQDense:
     w_planes: np.ndarray
     bias: np.ndarray
     n: int
+    x_offset: float = 0.0
 
     @classmethod
-    def from_kernel(cls, kernel: np.ndarray, bias, x_basis, w_basis) -> "LQDense":
+    def from_kernel(cls, kernel: np.ndarray, bias, x_basis, w_basis, x_offset: float = 0.0) -> "LQDense":
         """Encode a float kernel ``(n, n_out)`` with a per-output basis ``(Kw, n_out)``."""
         kernel = np.asarray(kernel, dtype=np.float64)
         n, n_out = kernel.shape
@@ -100,10 +103,14 @@ class LQDense:
             raise ValueError(f"LQDense: w_basis has {w_basis.shape[1]} columns for {n_out} outputs")
         codes = np.stack([reference.encode(kernel[:, j], w_basis[:, j]) for j in range(n_out)])  # (n_out, n)
         planes = reference.pack_bits(codes, w_basis.shape[0])
-        return cls(np.asarray(x_basis, np.float64), w_basis, planes, np.asarray(bias, np.float64), n)
+        bias = np.asarray(bias, np.float64)
+        if x_offset:
+            wq = np.stack([reference.decode(codes[j], w_basis[:, j]) for j in range(n_out)], axis=1)
+            bias = bias + x_offset * wq.sum(axis=0)
+        return cls(np.asarray(x_basis, np.float64), w_basis, planes, bias, n, float(x_offset))
 
     def __post_init__(self):
-        self._tables = encoder_tables(self.x_basis)
+        self._tables = encoder_tables(self.x_basis, self.x_offset)
         self.x_basis = np.ascontiguousarray(self.x_basis, dtype=np.float64)
         self.w_basis = np.ascontiguousarray(self.w_basis, dtype=np.float64)
         self.w_planes = np.ascontiguousarray(self.w_planes, dtype=np.uint64)

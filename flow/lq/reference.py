@@ -33,28 +33,28 @@ def signs(k: int) -> np.ndarray:
     return np.array([[1.0 if (c >> b) & 1 else -1.0 for b in range(k)] for c in codes])
 
 
-def levels(basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted levels and their codes for a basis ``(K,)``: ``(values (2**K,), codes (2**K,))``."""
+def levels(basis: np.ndarray, offset: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted levels ``offset + <e_l, a>`` and their codes: ``(values (2**K,), codes (2**K,))``."""
     basis = np.asarray(basis, dtype=np.float64)
     e = signs(len(basis))
-    values = e @ basis
+    values = e @ basis + offset
     order = np.argsort(values, kind="stable")
     return values[order], np.arange(2 ** len(basis))[order]
 
 
-def encode(x: np.ndarray, basis: np.ndarray) -> np.ndarray:
+def encode(x: np.ndarray, basis: np.ndarray, offset: float = 0.0) -> np.ndarray:
     """Codes (integers ``< 2**K``) of the nearest levels of ``x`` for one basis ``(K,)``."""
-    vals, codes = levels(basis)
+    vals, codes = levels(basis, offset)
     mids = (vals[1:] + vals[:-1]) / 2
     return codes[np.searchsorted(mids, np.asarray(x, dtype=np.float64), side="left")]
 
 
-def decode(codes: np.ndarray, basis: np.ndarray) -> np.ndarray:
-    return signs(len(basis))[np.asarray(codes)] @ np.asarray(basis, dtype=np.float64)
+def decode(codes: np.ndarray, basis: np.ndarray, offset: float = 0.0) -> np.ndarray:
+    return signs(len(basis))[np.asarray(codes)] @ np.asarray(basis, dtype=np.float64) + offset
 
 
-def quantize(x: np.ndarray, basis: np.ndarray) -> np.ndarray:
-    return decode(encode(x, basis), basis)
+def quantize(x: np.ndarray, basis: np.ndarray, offset: float = 0.0) -> np.ndarray:
+    return decode(encode(x, basis, offset), basis, offset)
 
 
 def init_basis(x: np.ndarray, k: int) -> np.ndarray:
@@ -65,18 +65,28 @@ def init_basis(x: np.ndarray, k: int) -> np.ndarray:
     return scale * np.exp2(np.arange(k)) / (2**k - 1) * 2
 
 
-def qem_fit(x: np.ndarray, k: int, iters: int = 10, basis=None) -> np.ndarray:
-    """Quantization Error Minimization for one basis over all of ``x``."""
+def qem_fit(x: np.ndarray, k: int, iters: int = 10, basis=None, offset: bool = False):
+    """Quantization Error Minimization for one basis over all of ``x``.
+
+    With ``offset=True`` the levels are ``c + <e_l, a>`` and ``(a, c)`` is returned: the least
+    squares gets a column of ones. (For ReLU outputs; in a dot product the offset only adds
+    ``c * sum(w)``, which folds into the bias.)
+    """
     x = np.asarray(x, dtype=np.float64).reshape(-1)
     a = init_basis(x, k) if basis is None else np.asarray(basis, dtype=np.float64).copy()
+    c = float(np.mean(x)) if offset else 0.0
+    if offset:
+        a = init_basis(x - c, k)
     e = signs(len(a))
     for _ in range(iters):
-        b = e[encode(x, a)]
-        new, *_ = np.linalg.lstsq(b, x, rcond=None)
+        b = e[encode(x, a, c)]
+        design = np.hstack([b, np.ones((len(x), 1))]) if offset else b
+        new, *_ = np.linalg.lstsq(design, x, rcond=None)
         if not np.all(np.isfinite(new)):
             break
-        a = np.sort(np.abs(new))  # sign flips only relabel codes; keep a canonical, non-negative basis
-    return a
+        a = np.sort(np.abs(new[: len(a)]))  # sign flips only relabel codes; keep a canonical, non-negative basis
+        c = float(new[-1]) if offset else 0.0
+    return (a, c) if offset else a
 
 
 def qem_fit_channels(w: np.ndarray, k: int, iters: int = 10) -> np.ndarray:

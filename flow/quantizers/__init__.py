@@ -11,14 +11,22 @@ import tensorflow as tf
 
 from flow.quantizers.base import FIXED, SP2, RowEncoding, RowQuantizer
 from flow.quantizers.asymmetric import quantized_asymmetric
+from flow.quantizers.lq import quantized_lq
 from flow.quantizers.msq import quantized_msq
 from flow.quantizers.sp2 import quantized_sp2
 from flow.quantizers.symmetric import quantized_symmetric
 
 #: Row quantizers the 'MSQ' backend converts (per-row DSP/LUT kernels).
 CUSTOM_OBJECTS = {"quantized_sp2": quantized_sp2, "quantized_msq": quantized_msq, "quantized_symmetric": quantized_symmetric}
-#: Quantizers that load and train but that no HLS backend converts exactly (refused by flow.convert).
-KERAS_ONLY_OBJECTS = {"quantized_asymmetric": quantized_asymmetric}
+#: Quantizers that load and train but that no HLS backend converts exactly (refused by flow.convert),
+#: with the reason given to the user.
+KERAS_ONLY_OBJECTS = {"quantized_asymmetric": quantized_asymmetric, "quantized_lq": quantized_lq}
+KERAS_ONLY_REASONS = {
+    "quantized_asymmetric": "a real-valued scale and a zero point that adds an input-dependent term; deploy the "
+    "symmetric PTQ model (flow.ptq.quantize(..., mode='symmetric')) or a QAT model instead",
+    "quantized_lq": "backend 'MSQ' has no XNOR-popcount kernel for LQ layers yet; run LQ layers on the CPU with "
+    "flow.lq.cpu.LQDense, or keep them in Keras",
+}
 
 
 def register_custom_objects() -> dict:
@@ -35,9 +43,11 @@ __all__ = [
     "SP2",
     "CUSTOM_OBJECTS",
     "KERAS_ONLY_OBJECTS",
+    "KERAS_ONLY_REASONS",
     "RowEncoding",
     "RowQuantizer",
     "quantized_asymmetric",
+    "quantized_lq",
     "quantized_msq",
     "quantized_sp2",
     "quantized_symmetric",

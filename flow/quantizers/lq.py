@@ -1,0 +1,157 @@
+"""``quantized_lq``: learned-basis (LQ) quantizer for kernels and activations (QKeras-compatible).
+
+K-bit levels ``q_l = <e_l, a>``, ``e_l in {-1, +1}^K`` (see :mod:`flow.lq.reference`); a value
+goes to its nearest level (ties to the lower one), the gradient is straight-through.
+
+* Kernels (``per_channel=True``): one basis per output channel. Without a given ``basis`` it is
+  fitted to the current weights at every call by ``qem_iters`` QEM steps from LQ-Nets' start
+  (``a_k ~ mean|w| * 2**k``), so training updates it with the weights and the quantizer keeps no
+  state; ``basis=`` freezes it (post-training quantization sets it).
+* Activations (``per_channel=False``): one basis per layer, which must come from calibration
+  (``basis=``, e.g. ``flow.ptq.lq_quantize``); an uncalibrated activation quantizer is an error.
+
+Bases are rounded to a fixed-point grid (``mantissa_bits`` signed bits and a power-of-two
+exponent per basis vector), the grid the HLS kernels use.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+from qkeras.quantizers import BaseQuantizer
+
+from flow.lq import reference
+
+
+def _signs(k: int) -> tf.Tensor:
+    return tf.constant(reference.signs(k), tf.float32)  # (2**K, K)
+
+
+def round_basis(a: tf.Tensor, mantissa_bits: int) -> tf.Tensor:
+    """Basis ``(K,)`` or ``(K, C)`` rounded to multiples of ``2**e`` (``e`` per column)."""
+    from flow.quantizers.tf_ops import ceil_log2, exp2_exact
+
+    top = tf.reduce_max(tf.abs(a), axis=0)
+    top = tf.where(top > 0, top, tf.ones_like(top))
+    e = ceil_log2(top) - float(mantissa_bits)
+    s = exp2_exact(e)
+    return tf.round(a / s) * s
+
+
+def nearest(x: tf.Tensor, basis: tf.Tensor, k: int, offset: float = 0.0) -> tuple[tf.Tensor, tf.Tensor]:
+    """``(x_q, codes)``; ``basis`` is ``(K,)`` (one for all of x) or ``(K, C)`` (per last axis)."""
+    levels = tf.tensordot(_signs(k), basis, axes=1) + offset  # (L,) or (L, C)
+    if len(basis.shape) == 1:
+        order = tf.argsort(levels, stable=True)
+        sorted_levels = tf.gather(levels, order)
+        idx = tf.argmin(tf.abs(x[..., None] - sorted_levels), axis=-1)
+        return tf.gather(sorted_levels, idx), tf.gather(order, idx)
+    lv = tf.transpose(levels)  # (C, L)
+    order = tf.argsort(lv, axis=-1, stable=True)
+    sorted_levels = tf.gather(lv, order, batch_dims=1)
+    idx = tf.argmin(tf.abs(x[..., None] - sorted_levels), axis=-1)  # (..., C)
+    flat_idx = tf.reshape(idx, [-1, tf.shape(lv)[0]])
+    q = tf.gather(sorted_levels, tf.transpose(flat_idx), batch_dims=1)  # (C, N)
+    c = tf.gather(order, tf.transpose(flat_idx), batch_dims=1)
+    shape = tf.shape(x)
+    return tf.reshape(tf.transpose(q), shape), tf.reshape(tf.transpose(c), shape)
+
+
+def qem_channels(w: tf.Tensor, k: int, iters: int) -> tf.Tensor:
+    """QEM per output channel in TF: basis ``(K, C)`` for a kernel ``(..., C)``."""
+    w2 = tf.reshape(tf.convert_to_tensor(w, tf.float32), [-1, tf.shape(w)[-1]])  # (N, C)
+    scale = tf.reduce_mean(tf.abs(w2), axis=0)
+    scale = tf.where(scale > 0, scale, tf.ones_like(scale))
+    a = tf.constant(np.exp2(np.arange(k)) / (2**k - 1) * 2, tf.float32)[:, None] * scale[None, :]
+    signs = _signs(k)
+    for _ in range(iters):
+        _, codes = nearest(w2, a, k)
+        b = tf.gather(signs, codes)  # (N, C, K)
+        gram = tf.einsum("nck,ncl->ckl", b, b) + 1e-6 * tf.eye(k)[None]
+        rhs = tf.einsum("nck,nc->ck", b, w2)
+        a = tf.transpose(tf.linalg.solve(gram, rhs[..., None])[..., 0])  # (K, C)
+        a = tf.sort(tf.abs(a), axis=0)
+    return a
+
+
+class quantized_lq(BaseQuantizer):  # noqa: N801  (QKeras naming)
+    """LQ quantizer with K = ``bits`` in 1..4 (1 is binary with a learned scale)."""
+
+    def __init__(self, bits: int = 2, per_channel: bool = True, basis=None, qem_iters: int = 3,
+                 mantissa_bits: int = 8, use_ste: bool = True, offset: float = 0.0):
+        super().__init__()
+        self.bits = reference.check_k(bits)
+        self.per_channel = bool(per_channel)
+        self.qem_iters = int(qem_iters)
+        self.mantissa_bits = int(mantissa_bits)
+        self.use_ste = bool(use_ste)
+        self.basis = None if basis is None else np.asarray(basis, dtype=np.float64)
+        if self.basis is not None:
+            want = 1 if not self.per_channel else 2
+            if self.basis.ndim != want or self.basis.shape[0] != self.bits:
+                raise ValueError(
+                    f"quantized_lq: basis must have shape ({self.bits},{' n_out' if self.per_channel else ''}), "
+                    f"got {self.basis.shape}"
+                )
+        if offset and self.per_channel:
+            raise ValueError("quantized_lq: an offset is for activations (per_channel=False)")
+        self.offset = float(offset)
+        self.keep_negative = True
+        self.integer = 0
+
+    def current_basis(self, x: tf.Tensor) -> tf.Tensor:
+        if self.basis is not None:
+            return round_basis(tf.constant(self.basis, tf.float32), self.mantissa_bits)
+        if not self.per_channel:
+            raise ValueError(
+                "quantized_lq activation quantizer has no basis: calibrate it on real activations "
+                "(flow.ptq.lq_quantize) or pass basis=[...]"
+            )
+        return round_basis(qem_channels(x, self.bits, self.qem_iters), self.mantissa_bits)
+
+    def __call__(self, x):
+        x = tf.convert_to_tensor(x, tf.float32)
+        q, _ = nearest(x, self.current_basis(x), self.bits, self.offset_value())
+        return x + tf.stop_gradient(q - x) if self.use_ste else q
+
+    def offset_value(self) -> float:
+        """The offset on the basis grid of the smallest basis vector (so levels stay on the grid)."""
+        if not self.offset or self.basis is None:
+            return 0.0
+        top = np.max(np.abs(reference.on_grid(self.basis, self.mantissa_bits)))
+        step = 2.0 ** (np.ceil(np.log2(top)) - self.mantissa_bits) if top > 0 else 1.0
+        return float(np.round(self.offset / step) * step)
+
+    def encode(self, x) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(values, codes, basis)`` of numpy ``x`` (what an HLS kernel or the CPU kernel needs)."""
+        x = tf.constant(np.asarray(x, np.float32))
+        basis = self.current_basis(x)
+        q, codes = nearest(x, basis, self.bits, self.offset_value())
+        return q.numpy().astype(np.float64), codes.numpy(), basis.numpy().astype(np.float64)
+
+    def _set_trainable_parameter(self):
+        """QDense calls this on kernel quantizers; the basis is not a Keras weight."""
+
+    def max(self):
+        return 1.0
+
+    def min(self):
+        return -1.0
+
+    def get_config(self):
+        return {
+            "bits": self.bits,
+            "per_channel": self.per_channel,
+            "basis": None if self.basis is None else self.basis.tolist(),
+            "qem_iters": self.qem_iters,
+            "mantissa_bits": self.mantissa_bits,
+            "use_ste": self.use_ste,
+            "offset": self.offset,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __str__(self):
+        return f"quantized_lq({self.bits},per_channel={self.per_channel})"
