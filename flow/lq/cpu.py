@@ -54,6 +54,10 @@ def library():
                                  p(np.float64, flags="C"), ctypes.c_int, p(np.float64, flags="C")]
         lib.fp32_dense.argtypes = [p(np.float32, flags="C"), ctypes.c_int, ctypes.c_int, p(np.float32, flags="C"),
                                    ctypes.c_int, p(np.float32, flags="C"), p(np.float32, flags="C")]
+        # the hot path: raw pointers, no per-call array checks (LQDense validates once)
+        vp, ci = ctypes.c_void_p, ctypes.c_int
+        lib.lq_layer.argtypes = [vp, ci, ci, vp, vp, ci, ci, vp, vp, ci, ci, vp, vp, vp, vp]
+        lib.lq_layer.restype = None
         _LIB = lib
     return _LIB
 
@@ -115,6 +119,16 @@ class LQDense:
         self.w_basis = np.ascontiguousarray(self.w_basis, dtype=np.float64)
         self.w_planes = np.ascontiguousarray(self.w_planes, dtype=np.uint64)
         self.bias = np.ascontiguousarray(self.bias, dtype=np.float64)
+        if self.w_basis.shape != (self.w_planes.shape[1], self.w_planes.shape[0]) or self.bias.shape != (self.w_planes.shape[0],):
+            raise ValueError(
+                f"LQDense: w_basis {self.w_basis.shape}, w_planes {self.w_planes.shape} and bias {self.bias.shape} do not agree"
+            )
+        # constant arguments of the hot path, as raw pointers (the arrays above keep them alive)
+        t, c = self._tables
+        self._const = (t.ctypes.data, c.ctypes.data, len(c), len(self.x_basis), self.x_basis.ctypes.data,
+                       self.w_planes.ctypes.data, self.n_out, self.w_planes.shape[1], self.w_basis.ctypes.data,
+                       self.bias.ctypes.data)
+        self._scratch = np.empty(0, dtype=np.uint64)
 
     @property
     def n_out(self) -> int:
@@ -125,10 +139,19 @@ class LQDense:
         return self.w_planes.nbytes + 4 * (self.w_basis.size + self.x_basis.size + self.bias.size)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x)
+        """``(batch, n)`` floats -> ``(batch, n_out)`` float64, one compiled call (encode + products)."""
+        x = np.ascontiguousarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.n:
             raise ValueError(f"LQDense: expected inputs of shape (batch, {self.n}), got {x.shape}")
-        return self.dense_planes(encode_planes(x, self.x_basis, self._tables))
+        batch = x.shape[0]
+        need = batch * len(self.x_basis) * self.w_planes.shape[2]
+        if self._scratch.size < need:
+            self._scratch = np.empty(need, dtype=np.uint64)
+        y = np.empty((batch, self.n_out))
+        t, c, n_levels, kx, xb, wp, n_out, kw, wb, b = self._const
+        library().lq_layer(x.ctypes.data, batch, self.n, t, c, n_levels, kx, xb, wp, n_out, kw, wb, b,
+                           self._scratch.ctypes.data, y.ctypes.data)
+        return y
 
     def dense_planes(self, x_planes: np.ndarray) -> np.ndarray:
         kx = len(self.x_basis)

@@ -50,6 +50,28 @@ LQ_EXPORT void lq_dense(const uint64_t *x_planes, int batch, int kx, const doubl
     }
 }
 
+// One LQ dense layer in one call (the hot path from Python): encode x (batch, n) float64 to
+// planes in `scratch` (batch, kx, words), then lq_dense into y.
+LQ_EXPORT void lq_layer(const double *x, int batch, int n, const double *thresholds, const int32_t *codes, int n_levels,
+                        int kx, const double *x_basis, const uint64_t *w_planes, int n_out, int kw,
+                        const double *w_basis, const double *bias, uint64_t *scratch, double *y) {
+    const int words = (n + 63) / 64;
+    std::memset(scratch, 0, sizeof(uint64_t) * (size_t)batch * kx * words);
+    for (int b = 0; b < batch; b++) {
+        const double *xb = x + (size_t)b * n;
+        uint64_t *pb = scratch + (size_t)b * kx * words;
+        for (int i = 0; i < n; i++) {
+            int l = 0;
+            while (l < n_levels - 1 && xb[i] > thresholds[l])
+                l++;
+            const int32_t code = codes[l];
+            for (int p = 0; p < kx; p++)
+                pb[p * words + (i >> 6)] |= (uint64_t)((code >> p) & 1) << (i & 63);
+        }
+    }
+    lq_dense(scratch, batch, kx, x_basis, w_planes, n_out, kw, w_basis, bias, n, y);
+}
+
 // The same dense layer in plain fp32: y (batch, n_out) = x (batch, n) @ w (n_out, n)^T + bias.
 LQ_EXPORT void fp32_dense(const float *x, int batch, int n, const float *w, int n_out, const float *bias, float *y) {
     for (int b = 0; b < batch; b++) {
