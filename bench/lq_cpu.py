@@ -44,16 +44,17 @@ class LQMLP:
 
     def __init__(self, w1, b1, w2, b2, x_calib, k: int, qem_iters: int = 10):
         from flow.lq import reference as R
-        from flow.lq.cpu import LQDense
+        from flow.lq.cpu import LQDense, LQSequential
 
         hidden = np.maximum(x_calib @ w1 + b1, 0)
         a1, c1 = R.qem_fit(x_calib, k, qem_iters, offset=True)
         a2, c2 = R.qem_fit(hidden, k, qem_iters, offset=True)
         self.l1 = LQDense.from_kernel(w1, b1, R.on_grid(a1), R.on_grid(R.qem_fit_channels(w1, k, qem_iters)), c1)
         self.l2 = LQDense.from_kernel(w2, b2, R.on_grid(a2), R.on_grid(R.qem_fit_channels(w2, k, qem_iters)), c2)
+        self.net = LQSequential([self.l1, self.l2])  # both layers and the ReLU in one compiled call
 
     def __call__(self, x):
-        return self.l2(np.maximum(self.l1(x), 0.0))
+        return self.net(x)
 
     def weight_bytes(self) -> int:
         return self.l1.weight_bytes() + self.l2.weight_bytes()

@@ -89,3 +89,21 @@ def test_fp32_loop_matches_numpy(rng):
     w = rng.normal(0, 0.1, (300, 20)).astype(np.float32)
     b = rng.normal(0, 1, 20).astype(np.float32)
     np.testing.assert_allclose(fp32_dense(x, w.T, b), x @ w + b, rtol=1e-4, atol=1e-5)  # float32, other order
+
+
+def test_sequential_equals_layer_by_layer(rng):
+    from flow.lq.cpu import LQDense, LQSequential
+
+    x = rng.uniform(0, 1, (7, 130))
+    w1, w2 = rng.normal(0, 0.2, (130, 40)), rng.normal(0, 0.2, (40, 5))
+    l1 = LQDense.from_kernel(w1, rng.normal(0, 0.1, 40), *R.qem_fit(x, 2, offset=True)[:1], R.qem_fit_channels(w1, 2))
+    hidden = np.maximum(l1(x), 0)
+    a2, c2 = R.qem_fit(hidden, 3, offset=True)
+    l2 = LQDense.from_kernel(w2, np.zeros(5), R.on_grid(a2), R.on_grid(R.qem_fit_channels(w2, 1)), c2)
+    net = LQSequential([l1, l2])
+    np.testing.assert_array_equal(net(x), l2(np.maximum(l1(x), 0)))
+    np.testing.assert_array_equal(net(x[:1]), l2(np.maximum(l1(x[:1]), 0)))
+    with pytest.raises(ValueError, match="40 outputs feeds one with 130 inputs"):
+        LQSequential([l1, l1])
+    with pytest.raises(ValueError, match=r"expected inputs of shape \(batch, 130\)"):
+        net(np.zeros((2, 40)))

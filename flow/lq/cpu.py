@@ -58,6 +58,8 @@ def library():
         vp, ci = ctypes.c_void_p, ctypes.c_int
         lib.lq_layer.argtypes = [vp, ci, ci, vp, vp, ci, ci, vp, vp, ci, ci, vp, vp, vp, vp]
         lib.lq_layer.restype = None
+        lib.lq_chain.argtypes = [vp, ci, ci, vp, vp, vp, vp, vp]
+        lib.lq_chain.restype = None
         _LIB = lib
     return _LIB
 
@@ -160,6 +162,48 @@ class LQDense:
         y = np.empty((x_planes.shape[0], self.n_out))
         library().lq_dense(np.ascontiguousarray(x_planes), x_planes.shape[0], kx, self.x_basis, self.w_planes,
                            self.n_out, self.w_planes.shape[1], self.w_basis, self.bias, self.n, y)
+        return y
+
+
+class _LayerDesc(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_int) for name in ("n", "n_levels", "kx", "n_out", "kw", "relu")] + [
+        (name, ctypes.c_void_p) for name in ("thresholds", "codes", "x_basis", "w_planes", "w_basis", "bias")
+    ]
+
+
+class LQSequential:
+    """``LQDense`` layers with a ReLU after every layer but the last, run in one compiled call."""
+
+    def __init__(self, layers: list[LQDense]):
+        if not layers:
+            raise ValueError("LQSequential needs at least one layer")
+        for a, b in zip(layers, layers[1:]):
+            if a.n_out != b.n:
+                raise ValueError(f"LQSequential: a layer with {a.n_out} outputs feeds one with {b.n} inputs")
+        self.layers = list(layers)
+        descs = []
+        for i, layer in enumerate(self.layers):
+            t, c, n_levels, kx, xb, wp, n_out, kw, wb, b = layer._const
+            descs.append(_LayerDesc(layer.n, n_levels, kx, n_out, kw, int(i < len(layers) - 1), t, c, xb, wp, wb, b))
+        self._descs = (_LayerDesc * len(descs))(*descs)
+        self._width = max(layer.n_out for layer in self.layers)
+        self._scratch_per_sample = max(len(l.x_basis) * l.w_planes.shape[2] for l in self.layers)
+        self._bufs = (np.empty(0), np.empty(0), np.empty(0, np.uint64))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        n = self.layers[0].n
+        if x.ndim != 2 or x.shape[1] != n:
+            raise ValueError(f"LQSequential: expected inputs of shape (batch, {n}), got {x.shape}")
+        batch = x.shape[0]
+        a, b, scratch = self._bufs
+        if a.size < batch * self._width:
+            a, b = np.empty(batch * self._width), np.empty(batch * self._width)
+            scratch = np.empty(batch * self._scratch_per_sample, dtype=np.uint64)
+            self._bufs = (a, b, scratch)
+        y = np.empty((batch, self.layers[-1].n_out))
+        library().lq_chain(x.ctypes.data, batch, len(self.layers), ctypes.addressof(self._descs), scratch.ctypes.data,
+                           a.ctypes.data, b.ctypes.data, y.ctypes.data)
         return y
 
 
