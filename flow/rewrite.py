@@ -9,7 +9,11 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-PASS_THROUGH = ("Flatten", "Reshape", "MaxPooling1D", "MaxPooling2D", "Dropout", "ZeroPadding1D", "ZeroPadding2D")
+#: Layers that only move or select values: rebuilt as they are, and transparent to bit-widths.
+SHAPE_ONLY = ("Flatten", "Reshape", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
+              "Dropout", "ZeroPadding1D", "ZeroPadding2D")
+#: Layers the quantizing rewrites copy unchanged.
+COPIED = ("InputLayer", "Add", *SHAPE_ONLY)
 
 
 def layer_config(layer, drop=()) -> dict:

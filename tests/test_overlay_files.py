@@ -55,6 +55,12 @@ def test_manifest_errors(overlay_dir):
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match="records no bitstream"):
         check_files(overlay_dir / "msq_accel.bit")
+    data["bitstream"] = {"file": "msq_accel.bit", "md5": "0"}
+    del data["ip"]["registers"]["n_samples"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=r"'ip.registers.n_samples' \(an AXI-lite offset\) is missing"):
+        load_manifest(path)
+    data["ip"]["registers"]["n_samples"] = 16
     del data["dma"]
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match=r"missing keys \['dma'\]"):

@@ -7,11 +7,9 @@ import tensorflow as tf
 
 from flow.bitwidth.layers import LWActivation, LWConv1D, LWConv2D, LWDense
 from flow.bitwidth.quantize import WidthConfig, integer_bits
-from flow.rewrite import activation_name, layer_config, layer_outputs, rewrite
+from flow.rewrite import COPIED, activation_name, layer_config, layer_outputs, rewrite
 
 _KERNELS = {"Dense": LWDense, "Conv1D": LWConv1D, "Conv2D": LWConv2D}
-_SHAPE_ONLY = ("InputLayer", "Flatten", "Reshape", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D",
-               "AveragePooling2D", "Dropout", "Add", "ZeroPadding1D", "ZeroPadding2D")
 
 
 def default_cut(model) -> str | None:
@@ -34,7 +32,7 @@ def head_layers(model, cut: str | None) -> list[str]:
 
 def _check_layer(layer, head: list[str]):
     cls = type(layer).__name__
-    if layer.name in head or cls in _SHAPE_ONLY:
+    if layer.name in head or cls in COPIED:
         return
     if cls in _KERNELS:
         act = activation_name(layer)

@@ -15,9 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from flow.bitwidth.layers import KERNEL_LAYERS, LWActivation
-
-_PASS = ("Flatten", "Reshape", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
-         "Dropout", "ZeroPadding1D", "ZeroPadding2D")
+from flow.rewrite import SHAPE_ONLY
 
 
 def macs(layer) -> int:
@@ -52,7 +50,7 @@ def _source_width(src, input_bits, integer_widths):
         return tf.constant(float(src.width())) if integer_widths else src.alpha
     if cls == "QActivation" and hasattr(src.quantizer, "bits"):
         return tf.constant(float(src.quantizer.bits))
-    if cls in _PASS or cls == "Add":
+    if cls in SHAPE_ONLY or cls == "Add":
         return input_width(src, input_bits, integer_widths)
     return tf.constant(float(input_bits))
 

@@ -5,14 +5,15 @@
 
 #define LQ_EXPORT extern "C" __attribute__((visibility("default")))
 
-// x (batch, n) float32 -> planes (batch, K, words): code of the nearest level, bit p = plane p.
+// x (batch, n) -> planes (batch, K, words): code of the nearest level, bit p = plane p.
 // Levels are sorted; thresholds[l] = midpoint between level l and l + 1; codes[l] = code of level l.
-LQ_EXPORT void lq_encode(const float *x, int batch, int n, const double *thresholds, const int32_t *codes, int n_levels,
-                         int k, uint64_t *planes) {
+template <class T>
+static void encode_planes(const T *x, int batch, int n, const double *thresholds, const int32_t *codes, int n_levels,
+                          int k, uint64_t *planes) {
     const int words = (n + 63) / 64;
     std::memset(planes, 0, sizeof(uint64_t) * (size_t)batch * k * words);
     for (int b = 0; b < batch; b++) {
-        const float *xb = x + (size_t)b * n;
+        const T *xb = x + (size_t)b * n;
         uint64_t *pb = planes + (size_t)b * k * words;
         for (int i = 0; i < n; i++) {
             const double v = xb[i];
@@ -24,6 +25,11 @@ LQ_EXPORT void lq_encode(const float *x, int batch, int n, const double *thresho
                 pb[p * words + (i >> 6)] |= (uint64_t)((code >> p) & 1) << (i & 63);
         }
     }
+}
+
+LQ_EXPORT void lq_encode(const float *x, int batch, int n, const double *thresholds, const int32_t *codes, int n_levels,
+                         int k, uint64_t *planes) {
+    encode_planes(x, batch, n, thresholds, codes, n_levels, k, planes);
 }
 
 // popcount(x ^ w) over `words` 64-bit words
@@ -82,20 +88,7 @@ LQ_EXPORT void lq_dense(const uint64_t *x_planes, int batch, int kx, const doubl
 LQ_EXPORT void lq_layer(const double *x, int batch, int n, const double *thresholds, const int32_t *codes, int n_levels,
                         int kx, const double *x_basis, const uint64_t *w_planes, int n_out, int kw,
                         const double *w_basis, const double *bias, uint64_t *scratch, double *y) {
-    const int words = (n + 63) / 64;
-    std::memset(scratch, 0, sizeof(uint64_t) * (size_t)batch * kx * words);
-    for (int b = 0; b < batch; b++) {
-        const double *xb = x + (size_t)b * n;
-        uint64_t *pb = scratch + (size_t)b * kx * words;
-        for (int i = 0; i < n; i++) {
-            int l = 0;
-            while (l < n_levels - 1 && xb[i] > thresholds[l])
-                l++;
-            const int32_t code = codes[l];
-            for (int p = 0; p < kx; p++)
-                pb[p * words + (i >> 6)] |= (uint64_t)((code >> p) & 1) << (i & 63);
-        }
-    }
+    encode_planes(x, batch, n, thresholds, codes, n_levels, kx, scratch);
     lq_dense(scratch, batch, kx, x_basis, w_planes, n_out, kw, w_basis, bias, n, y);
 }
 

@@ -13,8 +13,6 @@ The dot product of two LQ vectors over ``n`` elements needs only bit-planes::
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
 MAX_K = 4
@@ -140,6 +138,3 @@ def dense_reference(x_planes, x_basis, w_planes, w_basis, bias, n: int) -> np.nd
             y = y + (x_basis[p] * w_basis[q][None, :]) * (n - 2 * pop).astype(np.float64)
     return y + np.asarray(bias, dtype=np.float64)[None, :]
 
-
-def all_codes(k: int) -> list[tuple[int, ...]]:
-    return list(itertools.product((-1, 1), repeat=check_k(k)))

@@ -23,13 +23,11 @@ from qkeras import QActivation, QConv1D, QConv2D, QDense, quantized_bits, quanti
 from flow.bitwidth.build import head_layers
 from flow.bitwidth.quantize import integer_bits
 from flow.quantizers import quantized_asymmetric, quantized_symmetric
-from flow.rewrite import activation_name, layer_config, layer_outputs, rewrite
+from flow.rewrite import COPIED, activation_name, layer_config, layer_outputs, rewrite
 
 MODES = ("symmetric", "asymmetric")
 GRANULARITIES = ("layer", "channel")
 _KERNELS = {"Dense": QDense, "Conv1D": QConv1D, "Conv2D": QConv2D}
-_COPIED = ("InputLayer", "Flatten", "Reshape", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D",
-           "AveragePooling2D", "Dropout", "Add", "ZeroPadding1D", "ZeroPadding2D")
 
 
 def _check(model, calibration_x, bits, act_bits, mode, granularity):
@@ -52,7 +50,7 @@ def _check(model, calibration_x, bits, act_bits, mode, granularity):
 
 def _check_layer(layer, head):
     cls = type(layer).__name__
-    if layer.name in head or cls in _COPIED:
+    if layer.name in head or cls in COPIED:
         return
     act = activation_name(layer)
     if cls in _KERNELS and act in ("linear", "relu"):
@@ -100,7 +98,7 @@ def quantize(
 
     def replace(layer):
         cls = type(layer).__name__
-        if layer.name in head or cls in _COPIED:
+        if layer.name in head or cls in COPIED:
             return None
         if cls in _KERNELS:
             config = layer_config(layer, ("activation",))

@@ -19,10 +19,9 @@ from flow.bitwidth.build import head_layers
 from flow.bitwidth.quantize import integer_bits
 from flow.lq import reference
 from flow.quantizers.lq import quantized_lq
-from flow.rewrite import activation_name, layer_config, layer_outputs, rewrite
+from flow.rewrite import COPIED, activation_name, layer_config, layer_outputs, rewrite
 
 _KERNELS = {"Dense": QDense, "Conv2D": QConv2D}
-_COPIED = ("InputLayer", "Flatten", "Reshape", "MaxPooling2D", "AveragePooling2D", "Dropout", "Add", "ZeroPadding2D")
 
 
 def _check(model, calibration_x, head):
@@ -33,7 +32,7 @@ def _check(model, calibration_x, head):
         raise ValueError(f"calibration_x: expected inputs of shape (n, {', '.join(map(str, shape))}), got {np.shape(calibration_x)}")
     for layer in model.layers:
         cls, act = type(layer).__name__, activation_name(layer)
-        if layer.name in head or cls in _COPIED or (cls in ("Activation", "ReLU") and act in ("relu", "linear")):
+        if layer.name in head or cls in COPIED or (cls in ("Activation", "ReLU") and act in ("relu", "linear")):
             continue
         if cls in _KERNELS and act == "linear":
             continue

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
-from qkeras.quantizers import BaseQuantizer
+
+from flow.quantizers.base import FlowQuantizer
 
 MIN_BITS, MAX_BITS = 2, 16
 
 
-class quantized_asymmetric(BaseQuantizer):  # noqa: N801  (QKeras naming)
+class quantized_asymmetric(FlowQuantizer):  # noqa: N801  (QKeras naming)
     """Asymmetric (min/max, zero point) quantizer with a straight-through gradient.
 
     Args:
@@ -66,9 +67,6 @@ class quantized_asymmetric(BaseQuantizer):  # noqa: N801  (QKeras naming)
         q = s * (tf.clip_by_value(tf.round(x / s) + z, 0.0, levels) - z)
         return x + tf.stop_gradient(q - x) if self.use_ste else q
 
-    def _set_trainable_parameter(self):
-        """QDense calls this on kernel quantizers; there is nothing to train."""
-
     def max(self):
         return 1.0 if self.value_range is None else self.value_range[1]
 
@@ -82,10 +80,6 @@ class quantized_asymmetric(BaseQuantizer):  # noqa: N801  (QKeras naming)
             "value_range": None if self.value_range is None else list(self.value_range),
             "use_ste": self.use_ste,
         }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
     def __str__(self):
         return f"quantized_asymmetric({self.bits},per_channel={self.per_channel})"

@@ -37,7 +37,24 @@ class RowEncoding:
     bits: int
 
 
-class RowQuantizer(BaseQuantizer):
+class FlowQuantizer(BaseQuantizer):
+    """What QKeras asks of every quantizer of ours that has no trainable alpha."""
+
+    def _set_trainable_parameter(self):
+        """QDense calls this on kernel quantizers; ours have no alpha to train."""
+
+    def max(self):
+        return 1.0
+
+    def min(self):
+        return -1.0
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class RowQuantizer(FlowQuantizer):
     """Base class: subclasses define :meth:`_scheme_tf` and :meth:`_scheme_np`."""
 
     #: Name used in messages ("SP2", "MSQ").
@@ -103,19 +120,5 @@ class RowQuantizer(BaseQuantizer):
             bits=self.bits,
         )
 
-    # -- the QKeras quantizer interface -----------------------------------------------
-    def _set_trainable_parameter(self):
-        """QDense calls this on kernel quantizers; we have no trainable alpha."""
-
-    def max(self):
-        return 1.0
-
-    def min(self):
-        return -1.0
-
     def get_config(self):
         return {"bits": self.bits, "per_row": self.per_row, "use_ste": self.use_ste}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
-from qkeras.quantizers import BaseQuantizer
 
 from flow.lq import reference
+from flow.quantizers.base import FlowQuantizer
 
 
 def _signs(k: int) -> tf.Tensor:
@@ -74,7 +74,7 @@ def qem_channels(w: tf.Tensor, k: int, iters: int) -> tf.Tensor:
     return a
 
 
-class quantized_lq(BaseQuantizer):  # noqa: N801  (QKeras naming)
+class quantized_lq(FlowQuantizer):  # noqa: N801  (QKeras naming)
     """LQ quantizer with K = ``bits`` in 1..4 (1 is binary with a learned scale)."""
 
     def __init__(self, bits: int = 2, per_channel: bool = True, basis=None, qem_iters: int = 3,
@@ -129,15 +129,6 @@ class quantized_lq(BaseQuantizer):  # noqa: N801  (QKeras naming)
         q, codes = nearest(x, basis, self.bits, self.offset_value())
         return q.numpy().astype(np.float64), codes.numpy(), basis.numpy().astype(np.float64)
 
-    def _set_trainable_parameter(self):
-        """QDense calls this on kernel quantizers; the basis is not a Keras weight."""
-
-    def max(self):
-        return 1.0
-
-    def min(self):
-        return -1.0
-
     def get_config(self):
         return {
             "bits": self.bits,
@@ -148,10 +139,6 @@ class quantized_lq(BaseQuantizer):  # noqa: N801  (QKeras naming)
             "use_ste": self.use_ste,
             "offset": self.offset,
         }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
     def __str__(self):
         return f"quantized_lq({self.bits},per_channel={self.per_channel})"

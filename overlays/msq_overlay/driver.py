@@ -129,9 +129,9 @@ class MSQOverlay(pynq.Overlay):
         n_in, n_out = k * self.input_spec.count, k * self.output_spec.count
         in_buf[:n_in] = words.reshape(-1)
         in_buf.flush()
-        regs = self.manifest["ip"].get("registers", {})
-        self.accel.write(int(regs.get("n_samples", 0x10)), k)
-        self.accel.write(int(regs.get("ctrl", 0x0)), AP_START)
+        regs = self.manifest["ip"]["registers"]
+        self.accel.write(regs["n_samples"], k)
+        self.accel.write(regs["ctrl"], AP_START)
         self.dma.recvchannel.transfer(out_buf, nbytes=n_out * out_buf.itemsize)
         self.dma.sendchannel.transfer(in_buf, nbytes=n_in * in_buf.itemsize)
         self.dma.sendchannel.wait()

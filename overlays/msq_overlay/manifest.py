@@ -73,6 +73,10 @@ def load_manifest(path) -> dict:
         for section in ("ip", "dma"):
             if key not in data[section]:
                 raise ValueError(f"overlay manifest {path}: '{section}.{key}' is missing")
+    registers = data["ip"].get("registers", {})
+    for key in ("ctrl", "n_samples"):
+        if not isinstance(registers.get(key), int):
+            raise ValueError(f"overlay manifest {path}: 'ip.registers.{key}' (an AXI-lite offset) is missing")
     data["input_spec"] = StreamSpec.from_dict(data["input"], f"{path}: input")
     data["output_spec"] = StreamSpec.from_dict(data["output"], f"{path}: output")
     data["path"] = str(path)

@@ -163,11 +163,11 @@ class SimDevice(pynq.Device):
             self._deliver()
 
     def _deliver(self):
-        regs = self.manifest["ip"].get("registers", {})
-        ctrl = self.IP_BASE + int(regs.get("ctrl", 0))
+        regs = self.manifest["ip"]["registers"]
+        ctrl = self.IP_BASE + regs["ctrl"]
         if not self.registers.get(ctrl, 0) & 0x1:
             raise RuntimeError("simulated accelerator: data streamed in before ap_start was written; it would hang")
-        n_samples = self.registers.get(self.IP_BASE + int(regs.get("n_samples", 0x10)), 0)
+        n_samples = self.registers.get(self.IP_BASE + regs["n_samples"], 0)
         words, self._pending_input = np.ascontiguousarray(self._pending_input), None
         out_spec = self.manifest["output_spec"]
         capacity = self._reg(self.DMA_BASE, S2MM + LENGTH) // (out_spec.lane_bits // 8)
@@ -182,4 +182,4 @@ class SimDevice(pynq.Device):
         lane = np.dtype(f"u{out_spec.lane_bits // 8}")
         self._buffer_at(dst, n * lane.itemsize)[:] = out[:n].astype(lane).view(np.uint8)
         self.registers[self.DMA_BASE + S2MM + LENGTH] = n * lane.itemsize  # bytes actually received (up to TLAST)
-        self.registers[self.IP_BASE + int(regs.get("ctrl", 0))] = 0x6  # ap_done | ap_idle
+        self.registers[ctrl] = 0x6  # ap_done | ap_idle
