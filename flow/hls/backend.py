@@ -4,8 +4,9 @@ It subclasses ``VitisBackend`` (extended, not forked): everything stock layers n
 Vitis/Vivado. Our flows: ``msq:convert``/``msq:optimize`` are hls4ml's ``convert``/``optimize``
 with a pass that keeps QKeras output rounding (``passes/keep_quantizing_linear_activation.py``)
 and exact average pooling (``passes/infer_exact_precision_types.py``);
-``msq:row_kernels`` runs before ``vivado:init_layers`` and swaps row-quantized Dense layers for
-``MSQDense``; our templates run after ``vivado:apply_templates``.
+``msq:row_kernels`` runs before ``vivado:init_layers``: it swaps row-quantized Dense/Conv layers for
+``MSQDense``/``MSQConv*``, LQ/binary ones for ``LQDense``/``LQConv*`` (bit-plane kernels), and
+refuses 'distributed_arithmetic' on binary kernels; our templates run after ``vivado:apply_templates``.
 The C++ kernels are the headers in ``hls_templates/nnet_utils`` copied into every project.
 """
 
@@ -19,6 +20,7 @@ from hls4ml.model.flow import get_flow, register_flow
 from hls4ml.writer import VitisWriter
 
 from flow.hls import NAME
+from flow.hls.lq_templates import LQ_TEMPLATES
 from flow.hls.templates import TEMPLATES
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "hls_templates"
@@ -35,7 +37,7 @@ class MSQBackend(VitisBackend):
         FPGABackend.__init__(self, NAME)  # not VivadoBackend.__init__, which hard-codes 'Vivado'
         self._register_layer_attributes()
         self._register_flows()
-        for template in TEMPLATES:
+        for template in (*TEMPLATES, *LQ_TEMPLATES):
             self.register_template(template)
         for header in sorted((TEMPLATE_DIR / "nnet_utils").glob("*.h")):
             self.register_source(header.resolve(), destination_dir="nnet_utils")
@@ -56,7 +58,12 @@ class MSQBackend(VitisBackend):
         optimize_flow = register_flow("optimize", optimize_passes, requires=[convert_flow], backend=self.name)
         row_flow = register_flow(
             "row_kernels",
-            [f"{prefix}:reject_unsupported_row_layers", f"{prefix}:replace_row_quantized_layers"],
+            [
+                f"{prefix}:reject_binary_distributed_arithmetic",
+                f"{prefix}:reject_unsupported_row_layers",
+                f"{prefix}:replace_row_quantized_layers",
+                f"{prefix}:replace_lq_layers",
+            ],
             requires=[optimize_flow],
             backend=self.name,
         )
@@ -73,5 +80,8 @@ class MSQBackend(VitisBackend):
         )
 
     def create_initial_config(self, part=DEFAULT_PART, clock_period=10, **kwargs):
-        """Vitis defaults, but for the PYNQ-Z1/Z2 part at 100 MHz."""
+        """Vitis defaults, but for the PYNQ-Z1/Z2 part at 100 MHz (and our QActivation handler in place)."""
+        from flow.hls.lq_handler import install_handler
+
+        install_handler()
         return super().create_initial_config(part=part, clock_period=clock_period, **kwargs)

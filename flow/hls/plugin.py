@@ -12,9 +12,11 @@ def register(*, register_backend, register_writer) -> None:
     from flow.hls import NAME
     from flow.hls.backend import MSQBackend, MSQWriter
     from flow.hls.layers import register_layers
+    from flow.hls.lq_layers import register_lq_layers
     from flow.hls.quantizer import install
 
     install()
     register_layers()
+    register_lq_layers()
     register_writer(NAME, MSQWriter)
     register_backend(NAME, MSQBackend)

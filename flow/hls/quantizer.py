@@ -20,7 +20,7 @@ from hls4ml.model.quantizers import Quantizer
 from hls4ml.model.types import FixedPrecisionType
 
 from flow.hls.encode import exact_spec
-from flow.quantizers import CUSTOM_OBJECTS, KERAS_ONLY_OBJECTS, RowEncoding, RowQuantizer
+from flow.quantizers import CUSTOM_OBJECTS, KERAS_ONLY_OBJECTS, RowEncoding, RowQuantizer, quantized_lq
 
 _STOCK = hls_quantizers.QKerasQuantizer
 
@@ -61,12 +61,50 @@ class RowQuantizerHLS(Quantizer):
         return {"bits": self.bits, "hls_type": self.hls_type.serialize(), "config": self.config}
 
 
+class LQQuantizerHLS(Quantizer):
+    """Wraps a kernel :class:`flow.quantizers.quantized_lq` for hls4ml.
+
+    :meth:`bind` keeps the codes and the basis next to the values (the 'MSQ' backend's bit-plane
+    kernel needs them) and narrows ``hls_type`` to the exact type of the values, so a stock
+    backend computes the same numbers with multipliers.
+    """
+
+    def __init__(self, config: dict):
+        self.keras_quantizer = quantized_lq.from_config(config["config"])
+        self.class_name = config["class_name"]
+        self.config = config
+        self.codes = self.basis = None
+        super().__init__(self.keras_quantizer.bits, FixedPrecisionType(width=32, integer=16, signed=True))
+
+    def bind(self, data) -> np.ndarray:
+        data = np.asarray(data)
+        if data.ndim < 2:
+            raise ValueError(
+                f"quantized_lq cannot quantize a {data.ndim}-D tensor here; use it as kernel_quantizer (or in "
+                "QActivation) and quantized_bits(..., alpha=1) for the bias"
+            )
+        values, self.codes, basis = self.keras_quantizer.encode(data)
+        self.basis = np.broadcast_to(basis.reshape(basis.shape[0], -1), (basis.shape[0], data.shape[-1])).copy()
+        spec = exact_spec(values, "quantized_lq weights")
+        self.hls_type.width, self.hls_type.integer = spec.width, spec.integer
+        self.values = values
+        return values
+
+    def __call__(self, data):
+        return self.bind(data)
+
+    def serialize_state(self):
+        return {"bits": self.bits, "hls_type": self.hls_type.serialize(), "config": self.config}
+
+
 class DispatchingQKerasQuantizer(_STOCK):
-    """Stands in for hls4ml's ``QKerasQuantizer``: ours -> :class:`RowQuantizerHLS`, rest -> stock."""
+    """Stands in for hls4ml's ``QKerasQuantizer``: ours -> our wrappers, rest -> stock."""
 
     def __new__(cls, config, *args, **kwargs):
         if isinstance(config, dict) and config.get("class_name") in CUSTOM_OBJECTS:
             return RowQuantizerHLS(config)
+        if isinstance(config, dict) and config.get("class_name") == "quantized_lq":
+            return LQQuantizerHLS(config)
         if isinstance(config, dict) and config.get("class_name") in KERAS_ONLY_OBJECTS:
             from flow.quantizers import KERAS_ONLY_REASONS
 
@@ -75,7 +113,7 @@ class DispatchingQKerasQuantizer(_STOCK):
 
 
 def install() -> None:
-    """Make hls4ml's QKeras converter build our wrapper for our quantizers (idempotent).
+    """Make hls4ml's QKeras converter build our wrappers for our quantizers (idempotent).
 
     Safe in the middle of ``import hls4ml``: it rebinds the name in ``hls4ml.model.quantizers``
     (which the converter imports later) and, when the converter is already imported, there too.
@@ -84,3 +122,6 @@ def install() -> None:
     converter = sys.modules.get("hls4ml.converters.keras.qkeras")
     if converter is not None:
         converter.QKerasQuantizer = DispatchingQKerasQuantizer
+    from flow.hls.lq_handler import install_handler
+
+    install_handler()

@@ -18,20 +18,20 @@ from flow.quantizers.symmetric import quantized_symmetric
 
 #: Row quantizers the 'MSQ' backend converts (per-row DSP/LUT kernels).
 CUSTOM_OBJECTS = {"quantized_sp2": quantized_sp2, "quantized_msq": quantized_msq, "quantized_symmetric": quantized_symmetric}
+#: Learned-basis quantizers: bit-plane (XNOR-popcount) kernels and LQ activations in backend 'MSQ'.
+LQ_OBJECTS = {"quantized_lq": quantized_lq}
 #: Quantizers that load and train but that no HLS backend converts exactly (refused by flow.convert),
 #: with the reason given to the user.
-KERAS_ONLY_OBJECTS = {"quantized_asymmetric": quantized_asymmetric, "quantized_lq": quantized_lq}
+KERAS_ONLY_OBJECTS = {"quantized_asymmetric": quantized_asymmetric}
 KERAS_ONLY_REASONS = {
     "quantized_asymmetric": "a real-valued scale and a zero point that adds an input-dependent term; deploy the "
     "symmetric PTQ model (flow.ptq.quantize(..., mode='symmetric')) or a QAT model instead",
-    "quantized_lq": "backend 'MSQ' has no XNOR-popcount kernel for LQ layers yet; run LQ layers on the CPU with "
-    "flow.lq.cpu.LQDense, or keep them in Keras",
 }
 
 
 def register_custom_objects() -> dict:
     """Make our quantizers resolvable by name in Keras/QKeras deserialisation (idempotent)."""
-    objects = {**CUSTOM_OBJECTS, **KERAS_ONLY_OBJECTS}
+    objects = {**CUSTOM_OBJECTS, **LQ_OBJECTS, **KERAS_ONLY_OBJECTS}
     tf.keras.utils.get_custom_objects().update(objects)
     return objects
 
@@ -44,6 +44,7 @@ __all__ = [
     "CUSTOM_OBJECTS",
     "KERAS_ONLY_OBJECTS",
     "KERAS_ONLY_REASONS",
+    "LQ_OBJECTS",
     "RowEncoding",
     "RowQuantizer",
     "quantized_asymmetric",

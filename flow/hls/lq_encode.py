@@ -1,0 +1,199 @@
+"""Encode LQ (learned-basis) and binary layers for the bit-plane HLS kernel; size its types exactly.
+
+Pure numpy. An LQ kernel row ``j`` is ``w_ij = sum_q aw_qj ew_qij`` with signs ``ew in {-1, +1}``
+(bit ``q`` of the code ``wc_ij`` is 1 for +1) and a basis on a power-of-two grid,
+``aw_qj = mw_qj * 2**ew_j`` (integer mantissas ``mw``). Every input is written the same way,
+with one extra *offset plane* whose sign is always +1::
+
+    x_i = 2**ex * (mc + sum_p mx_p ex_pi)
+
+* an LQ input (the output of ``QActivation(quantized_lq)``): ``mx`` its basis mantissas and
+  ``mc`` its offset; the kernel finds the code of ``x_i`` by comparing with the midpoints
+  between sorted levels;
+* a fixed-point input of ``B`` bits, ``F`` fractional: its two's-complement bits are the planes,
+  ``2 X = sum_p s_p 2**p e_p + C`` with ``s_p = -1`` for a sign bit, ``C = sum_p s_p 2**p``,
+  so ``mx_p = s_p 2**p``, ``mc = C`` and ``ex = -F - 1``.
+
+Then ``y_j = b_j + 2**(ex + ew_j) * acc_j`` with the integer
+
+    acc_j = sum_q mw_qj sum_p mx_p (n - 2 popcount(bx_p XOR bw_qj))      (p over all planes)
+
+which is what the C++ computes (XNOR + popcount per plane pair, then the basis products).
+Zero padding of a convolution drops the position from every plane (``n`` counts valid inputs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from flow.hls.encode import FixedSpec, fractional_bits, signed_integer_bits
+from flow.lq import reference
+
+MAX_INPUT_PLANES = 24
+
+
+def grid_mantissas(basis: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(m, e)`` with ``basis = m * 2**e``: integer mantissas, one exponent per column (or one for 1-D)."""
+    a = np.asarray(basis, dtype=np.float64)
+    cols = a.reshape(a.shape[0], -1)
+    exps = np.zeros(cols.shape[1], dtype=np.int64)
+    for j in range(cols.shape[1]):
+        exps[j] = -fractional_bits(cols[:, j], what)
+    m = cols / np.exp2(exps)[None, :]
+    if not np.array_equal(m, np.round(m)):
+        raise ValueError(f"{what}: basis is not on a power-of-two grid (internal error)")
+    m = m.astype(np.int64)
+    return (m.reshape(a.shape), exps if a.ndim > 1 else exps[:1].reshape(()))
+
+
+@dataclass(frozen=True)
+class LQKernel:
+    """Weight planes of one LQ kernel as a matrix ``(n_in, n_out)``."""
+
+    codes: np.ndarray  # (n_out, n_in) integers < 2**kw, bit q = sign of plane q
+    mantissa: np.ndarray  # (kw, n_out) signed integers
+    exponent: np.ndarray  # (n_out,)
+
+    @property
+    def kw(self) -> int:
+        return int(self.mantissa.shape[0])
+
+    @property
+    def n_out(self) -> int:
+        return int(self.codes.shape[0])
+
+    @property
+    def n_in(self) -> int:
+        return int(self.codes.shape[1])
+
+    def values(self) -> np.ndarray:
+        """The weights ``(n_in, n_out)`` the planes stand for."""
+        signs = reference.signs(self.kw)[self.codes]  # (n_out, n_in, kw)
+        basis = self.mantissa * np.exp2(self.exponent)[None, :]
+        return np.einsum("jiq,qj->ij", signs, basis)
+
+
+def encode_kernel(values: np.ndarray, codes: np.ndarray, basis: np.ndarray, what: str) -> LQKernel:
+    """From the quantizer's ``(values, codes, basis (K, n_out))``; checks that the planes decode to ``values``."""
+    values = np.asarray(values, dtype=np.float64)
+    n_out = values.shape[-1]
+    codes = np.asarray(codes, dtype=np.int64).reshape(-1, n_out).T
+    mantissa, exponent = grid_mantissas(np.asarray(basis, np.float64).reshape(-1, n_out), what)
+    kernel = LQKernel(codes, mantissa, np.asarray(exponent, np.int64).reshape(n_out))
+    if not np.array_equal(kernel.values(), values.reshape(-1, n_out)):
+        raise ValueError(f"{what}: the LQ codes do not decode to the quantized weights (internal error)")
+    return kernel
+
+
+@dataclass(frozen=True)
+class LQInput:
+    """How the kernel turns its input into planes (offset plane last)."""
+
+    mantissa: np.ndarray  # (kx,) signed integers; the last one is the offset plane's mc
+    exponent: int
+    #: LQ inputs: sorted midpoints between levels and the code of each sorted level; else None.
+    midpoints: np.ndarray | None = None
+    level_codes: np.ndarray | None = None
+    #: LQ inputs: the sorted level values (for sizing and for the activation layer).
+    level_values: np.ndarray | None = None
+
+    @property
+    def kx(self) -> int:
+        return int(len(self.mantissa))
+
+    @property
+    def is_lq(self) -> bool:
+        return self.midpoints is not None
+
+    def max_abs(self) -> float:
+        """Largest ``|x|`` of an input."""
+        return float(np.sum(np.abs(self.mantissa))) * 2.0**self.exponent
+
+
+def lq_levels(basis: np.ndarray, offset: float, what: str) -> LQInput:
+    """Planes of an LQ activation with per-layer ``basis (K,)`` and ``offset`` (both on one grid)."""
+    basis = np.asarray(basis, dtype=np.float64).reshape(-1)
+    values, codes = reference.levels(basis, offset)
+    exp = -fractional_bits(np.append(basis, offset), what)
+    mant = np.append(basis, offset) / 2.0**exp
+    if not np.array_equal(mant, np.round(mant)):
+        raise ValueError(f"{what}: basis and offset are not on one power-of-two grid (internal error)")
+    mids = (values[1:] + values[:-1]) / 2
+    return LQInput(mant.astype(np.int64), int(exp), mids, codes.astype(np.int64), values)
+
+
+def fixed_planes(data: FixedSpec, what: str) -> LQInput:
+    """Planes of a fixed-point input: its own bits, ``x = 2**(-F-1) (C + sum_p s_p 2**p e_p)``."""
+    if data.width > MAX_INPUT_PLANES:
+        raise ValueError(
+            f"{what}: a {data.width}-bit input would need {data.width} bit-planes in the LQ/binary kernel (at most "
+            f"{MAX_INPUT_PLANES}); quantize the input first, e.g. QActivation(quantized_lq(...)) or "
+            "QActivation(quantized_bits(8, 2, alpha=1)), or give the input layer a narrower precision"
+        )
+    s = np.ones(data.width, dtype=np.int64)
+    if data.signed:
+        s[-1] = -1
+    m = s * (np.int64(1) << np.arange(data.width, dtype=np.int64))
+    return LQInput(np.append(m, int(np.sum(m))), -data.fractional - 1)
+
+
+@dataclass(frozen=True)
+class LQTypes:
+    plane: str  # n - 2 popcount, signed
+    accum: str  # the integer acc_j
+    out_accum: FixedSpec
+    result: FixedSpec
+    midpoint: FixedSpec | None
+
+
+def _int_type(bound: float) -> str:
+    return f"ap_int<{signed_integer_bits(bound)}>"
+
+
+def size_types(kernel: LQKernel, inp: LQInput, bias: np.ndarray, bias_spec: FixedSpec, n_in: int) -> LQTypes:
+    """Exact widths: nothing in the kernel rounds or overflows."""
+    inner = float(np.sum(np.abs(inp.mantissa))) * n_in
+    acc_bound = np.sum(np.abs(kernel.mantissa), axis=0) * inner  # (n_out,)
+    shift = inp.exponent + kernel.exponent
+    acc_bits = signed_integer_bits(float(np.max(acc_bound, initial=0.0)))
+    out_bound = float(np.max(acc_bound * np.exp2(shift) + np.abs(bias), initial=0.0))
+    res_frac = max(0, int(np.max(-shift, initial=0)), bias_spec.fractional)
+    res_int = signed_integer_bits(out_bound)
+    oa_int = max(res_int, acc_bits + max(0, int(np.max(shift, initial=0))), bias_spec.integer)
+    midpoint = exact_spec_of(inp.midpoints) if inp.is_lq else None
+    return LQTypes(
+        plane=_int_type(n_in),
+        accum=f"ap_int<{acc_bits}>",
+        out_accum=FixedSpec(oa_int + res_frac, oa_int),
+        result=FixedSpec(res_int + res_frac, res_int),
+        midpoint=midpoint,
+    )
+
+
+def exact_spec_of(values: np.ndarray) -> FixedSpec:
+    values = np.asarray(values, dtype=np.float64)
+    frac = fractional_bits(values, "LQ levels")
+    integer = signed_integer_bits(float(np.max(np.abs(values), initial=0.0)))
+    return FixedSpec(integer + frac, integer)
+
+
+def dense_reference(x: np.ndarray, kernel: LQKernel, inp: LQInput, bias: np.ndarray) -> np.ndarray:
+    """``(batch, n_in) -> (batch, n_out)`` the way the C++ computes it (integers, then one scale).
+
+    ``x`` must already be on the input's grid (levels of an LQ input, or the fixed-point type).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if inp.is_lq:
+        idx = np.searchsorted(inp.midpoints, x, side="left")
+        codes = inp.level_codes[idx]
+    else:
+        raw = np.round(x * 2.0 ** (-inp.exponent - 1)).astype(np.int64)
+        codes = raw & ((1 << (inp.kx - 1)) - 1)
+    codes = codes | (1 << (inp.kx - 1))
+    ex = ((codes[..., None] >> np.arange(inp.kx)) & 1) * 2 - 1  # (batch, n_in, kx)
+    ew = ((kernel.codes[..., None] >> np.arange(kernel.kw)) & 1) * 2 - 1  # (n_out, n_in, kw)
+    d = np.einsum("bip,jiq->bjpq", ex, ew)
+    acc = np.einsum("bjpq,p,qj->bj", d, inp.mantissa, kernel.mantissa)
+    return acc * np.exp2(inp.exponent + kernel.exponent)[None, :] + np.asarray(bias, np.float64)[None, :]

@@ -1,0 +1,206 @@
+"""Config-struct and call templates of the LQ layers: Python writes only these strings, the kernels
+are the headers ``hls_templates/nnet_utils/nnet_lq_{dense,conv,activation}.h``."""
+
+from __future__ import annotations
+
+import numpy as np
+from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
+
+from flow.hls.encode import lanes
+from flow.hls.lq_encode import LQInput, LQKernel, LQTypes, exact_spec_of
+from flow.hls.lq_layers import LQActivation, LQConv1D, LQConv2D, LQDense
+from flow.hls.templates import CONV_TEMPLATE
+
+DENSE_HEADER = "nnet_utils/nnet_lq_dense.h"
+CONV_HEADER = "nnet_utils/nnet_lq_conv.h"
+ACTIVATION_HEADER = "nnet_utils/nnet_lq_activation.h"
+
+PLANES_TEMPLATE = """struct {name} : nnet::lq_dense_config {{
+    static const unsigned n_in = {n_in};
+    static const unsigned n_out = {n_out};
+    static const unsigned kx = {kx};
+    static const unsigned kw = {kw};
+    static const unsigned reuse_factor = {reuse};
+    static const unsigned lanes = {lanes};
+    static const bool lq_input = {lq_input};
+    static const unsigned n_levels = {n_levels};
+    static const unsigned n_mid_alloc = {n_mid_alloc};
+    typedef {weight_t} weight_t;
+    typedef {basis_t} basis_t;
+    typedef {bias_t} bias_t;
+    typedef {plane_t} plane_t;
+    typedef {accum_t} accum_t;
+    typedef {out_accum_t} out_accum_t;
+    typedef {mid_t} mid_t;
+    // Input planes: x = 2^({in_exp}) * sum_p mx_p e_p, the offset plane last.
+    static int in_mantissa(unsigned p) {{
+        static const int table[kx] = {{{in_mantissa}}};
+        return table[p];
+    }}
+    static mid_t midpoint(unsigned l) {{
+        static const mid_t table[n_mid_alloc] = {{{midpoints}}};
+        return table[l];
+    }}
+    static unsigned level_code(unsigned l) {{
+        static const unsigned table[n_levels] = {{{level_codes}}};
+        return table[l];
+    }}
+    static int row_shift(unsigned j) {{
+        static const int table[n_out] = {{{shifts}}};
+        return table[j];
+    }}
+}};
+"""
+
+ACTIVATION_TEMPLATE = """struct config{index} : nnet::lq_activation_config {{
+    static const unsigned n_in = {n_in};
+    static const unsigned n_levels = {n_levels};
+    typedef {mid_t} mid_t;
+    typedef {level_t} level_t;
+    static mid_t midpoint(unsigned l) {{
+        static const mid_t table[n_levels - 1] = {{{midpoints}}};
+        return table[l];
+    }}
+    static level_t level(unsigned l) {{
+        static const level_t table[n_levels] = {{{levels}}};
+        return table[l];
+    }}
+}};
+"""
+
+LAYER_CALL = "nnet::{kernel}_{strategy}<{input_t}, {output_t}, {config}>({input}, {output}, {wc}, {aw}, {b});"
+ACTIVATION_CALL = "nnet::lq_activation<{input_t}, {output_t}, {config}>({input}, {output});"
+
+
+def _ints(values) -> str:
+    values = [int(v) for v in np.ravel(values)]
+    return ", ".join(str(v) for v in values) if values else "0"
+
+
+def _exact(values) -> str:
+    """Decimal literals that are exact binary fractions (repr of a float64 round-trips)."""
+    values = [float(v) for v in np.ravel(values)]
+    return ", ".join(repr(v) for v in values) if values else "0"
+
+
+def planes_config(node, name: str) -> str:
+    """The ``lq_dense_config`` struct of a layer's bit-plane rows."""
+    kernel: LQKernel = node.get_attr("lq_kernel")
+    inp: LQInput = node.get_attr("lq_input")
+    types: LQTypes = node.get_attr("lq_types")
+    rf = int(node.get_attr("reuse_factor"))
+    n_levels = len(inp.level_codes) if inp.is_lq else 2
+    params = {
+        "name": name,
+        "n_in": kernel.n_in,
+        "n_out": kernel.n_out,
+        "kx": inp.kx,
+        "kw": kernel.kw,
+        "reuse": rf,
+        "lanes": lanes(kernel.n_out, rf),
+        "lq_input": "true" if inp.is_lq else "false",
+        "n_levels": n_levels,
+        "n_mid_alloc": max(1, n_levels - 1),
+        "weight_t": node.get_weights("wc").type.name,
+        "basis_t": node.get_weights("aw").type.name,
+        "bias_t": node.get_weights("bias").type.name,
+        "plane_t": types.plane,
+        "accum_t": types.accum,
+        "out_accum_t": types.out_accum.cpp(),
+        "mid_t": types.midpoint.cpp() if types.midpoint else "ap_fixed<2,2>",
+        "in_exp": inp.exponent,
+        "in_mantissa": _ints(inp.mantissa),
+        "midpoints": _exact(inp.midpoints) if inp.is_lq else "0",
+        "level_codes": _ints(inp.level_codes) if inp.is_lq else "0, 1",
+        "shifts": _ints(inp.exponent + kernel.exponent),
+    }
+    return PLANES_TEMPLATE.format(**params)
+
+
+def _call(template: FunctionCallTemplate, node, kernel: str) -> str:
+    params = template._default_function_params(node)
+    params["kernel"] = kernel
+    params["strategy"] = str(node.get_attr("strategy")).lower()
+    params["wc"] = node.get_weights("wc").name
+    params["aw"] = node.get_weights("aw").name
+    params["b"] = node.get_weights("bias").name
+    return LAYER_CALL.format(**params)
+
+
+class LQDenseConfigTemplate(LayerConfigTemplate):
+    def __init__(self):
+        super().__init__(LQDense)
+
+    def format(self, node):
+        return planes_config(node, f"config{node.index}")
+
+
+class LQDenseFunctionTemplate(FunctionCallTemplate):
+    def __init__(self):
+        super().__init__(LQDense, include_header=[DENSE_HEADER])
+
+    def format(self, node):
+        return _call(self, node, "lq_dense")
+
+
+class LQConvConfigTemplate(LayerConfigTemplate):
+    def __init__(self):
+        super().__init__((LQConv1D, LQConv2D))
+
+    def format(self, node):
+        geometry = {
+            "index": node.index,
+            "in_height": node.get_attr("in_height", 1),
+            "filt_height": node.get_attr("filt_height", 1),
+            "stride_height": node.get_attr("stride_height", 1),
+            "pad_top": node.get_attr("pad_top", 0),
+            "out_height": node.get_attr("out_height", 1),
+        }
+        for name in ("in_width", "n_chan", "filt_width", "n_filt", "stride_width", "pad_left", "out_width"):
+            geometry[name] = node.get_attr(name)
+        conv = CONV_TEMPLATE.format(**geometry).replace("nnet::msq_conv_config", "nnet::lq_conv_config")
+        return planes_config(node, f"config{node.index}_mult") + "\n" + conv
+
+
+class LQConvFunctionTemplate(FunctionCallTemplate):
+    def __init__(self):
+        super().__init__((LQConv1D, LQConv2D), include_header=[CONV_HEADER])
+
+    def format(self, node):
+        return _call(self, node, "lq_conv")
+
+
+class LQActivationConfigTemplate(LayerConfigTemplate):
+    def __init__(self):
+        super().__init__(LQActivation)
+
+    def format(self, node):
+        levels = node.levels()
+        mids = levels.midpoints
+        return ACTIVATION_TEMPLATE.format(
+            index=node.index,
+            n_in=node.get_attr("n_in"),
+            n_levels=len(levels.level_values),
+            mid_t=exact_spec_of(mids).cpp(),
+            level_t=node.get_output_variable().type.name,
+            midpoints=_exact(mids),
+            levels=_exact(levels.level_values),
+        )
+
+
+class LQActivationFunctionTemplate(FunctionCallTemplate):
+    def __init__(self):
+        super().__init__(LQActivation, include_header=[ACTIVATION_HEADER])
+
+    def format(self, node):
+        return ACTIVATION_CALL.format(**self._default_function_params(node))
+
+
+LQ_TEMPLATES = (
+    LQDenseConfigTemplate,
+    LQDenseFunctionTemplate,
+    LQConvConfigTemplate,
+    LQConvFunctionTemplate,
+    LQActivationConfigTemplate,
+    LQActivationFunctionTemplate,
+)

@@ -1,0 +1,42 @@
+// QActivation(quantized_lq): every value goes to its nearest level c + <e, a> (ties to the lower
+// level), found by comparing with the midpoints between the sorted levels: 2^K - 1 comparators,
+// no arithmetic. The levels and midpoints are exact constants on the basis' fixed-point grid.
+#ifndef NNET_LQ_ACTIVATION_H_
+#define NNET_LQ_ACTIVATION_H_
+
+#include "ap_fixed.h"
+#include "nnet_common.h"
+
+namespace nnet {
+
+// Default configuration. The backend derives one struct per layer and overrides every member.
+struct lq_activation_config {
+    static const unsigned n_in = 1;
+    static const unsigned n_levels = 2;
+    typedef ap_fixed<8, 4> mid_t;
+    typedef ap_fixed<8, 4> level_t;
+    static mid_t midpoint(unsigned l) { return 0; }
+    static level_t level(unsigned l) { return l == 0 ? -1 : 1; }
+};
+
+template <class data_T, class res_T, typename CONFIG_T>
+void lq_activation(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in]) {
+    #pragma HLS PIPELINE
+Values:
+    for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
+        #pragma HLS UNROLL
+        unsigned idx = 0;
+    Midpoints:
+        for (unsigned l = 0; l + 1 < CONFIG_T::n_levels; l++) {
+            #pragma HLS UNROLL
+            if (data[i] > CONFIG_T::midpoint(l)) {
+                idx++;
+            }
+        }
+        res[i] = CONFIG_T::level(idx);
+    }
+}
+
+} // namespace nnet
+
+#endif
