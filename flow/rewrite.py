@@ -55,6 +55,26 @@ def rewrite(model, replace) -> tf.keras.Model:
     return out
 
 
+def call_flat(model, x):
+    """Apply the layers of single-input functional ``model`` to tensor ``x`` one by one (same layer
+    objects, so same weights): the result joins the caller's graph flat, not as a nested model."""
+    tensors = {model.inputs[0].ref(): x}
+
+    def new(t):
+        return tensors.get(t.ref(), t) if hasattr(t, "ref") else t
+
+    for depth in sorted(model._nodes_by_depth, reverse=True):  # Keras' own topological order
+        for node in model._nodes_by_depth[depth]:
+            if node.is_input:
+                continue
+            args = tf.nest.map_structure(new, node.call_args)
+            kwargs = tf.nest.map_structure(new, node.call_kwargs)
+            outs = node.layer(*args, **kwargs)
+            for old, out in zip(tf.nest.flatten(node.outputs), tf.nest.flatten(outs)):
+                tensors[old.ref()] = out
+    return [tensors[o.ref()] for o in model.outputs]
+
+
 def activation_name(layer) -> str:
     """The Keras name of a layer's activation ('linear', 'relu', ...)."""
     act = getattr(layer, "activation", None)

@@ -74,9 +74,8 @@ def test_lq_ptq_model_and_cpu_kernel_agree(float_mlp, digits, tmp_path):
     q = lq_quantize(float_mlp, digits.x_train[:500], bits=3)
     assert evaluate(q, digits.x_test, digits.y_test) >= evaluate(float_mlp, digits.x_test, digits.y_test) - 0.05
     # the first layer through the bitwise CPU kernel equals the Keras layer on its quantized input
-    body = q.layers[-1]
     q_in = q.get_layer("lq_input").quantizer
-    fc1 = body.get_layer("fc1")
+    fc1 = q.get_layer("fc1")
     _, codes, w_basis = fc1.kernel_quantizer_internal.encode(fc1.kernel.numpy())
     layer = LQDense.from_kernel(fc1.kernel.numpy(), fc1.bias_quantizer_internal(fc1.bias).numpy(),
                                 R.on_grid(q_in.basis), w_basis, q_in.offset_value())
@@ -92,13 +91,19 @@ def test_lq_ptq_model_and_cpu_kernel_agree(float_mlp, digits, tmp_path):
     np.testing.assert_array_equal(back.predict(x, verbose=0), q.predict(x, verbose=0))
 
 
-def test_lq_conversion_is_refused_with_the_reason(float_mlp, digits, project_dir):
-    from flow.convert import convert
+@pytest.mark.csim
+@pytest.mark.parametrize("bits", [1, 3])
+def test_lq_ptq_model_converts_bit_exact(float_mlp, digits, project_dir, bits):
+    """The thesis' flow end to end: post-training LQ, backend 'MSQ', C-simulation equals Keras."""
+    from flow.convert import ConvertConfig, convert
     from flow.ptq import lq_quantize
 
-    q = lq_quantize(float_mlp, digits.x_train[:200], bits=2)
-    with pytest.raises(ValueError, match="uses quantized_lq, which has no exact HLS form: .*no XNOR-popcount kernel"):
-        convert(q, project_dir, compile=False)
+    q = lq_quantize(float_mlp, digits.x_train[:300], bits=bits, mantissa_bits=4, bias_bits=10)
+    assert [l.name for l in q.layers][:2] == [float_mlp.input_names[0], "lq_input"]  # one flat model
+    hls = convert(q, project_dir, ConvertConfig(input_precision=digits.input_precision()))
+    x = np.ascontiguousarray(digits.x_test[:200].astype(np.float64))
+    expected = q.predict(x, verbose=0)
+    np.testing.assert_array_equal(hls.predict(x).reshape(expected.shape), expected)
 
 
 def test_lq_ptq_errors(float_mlp, digits):

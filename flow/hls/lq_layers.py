@@ -33,6 +33,15 @@ def _require_msq_backend(layer: Layer, what: str) -> None:
         )
 
 
+def _require_io_parallel(layer: Layer) -> None:
+    io_type = layer.model.config.get_config_value("IOType")
+    if io_type != "io_parallel":
+        raise ValueError(
+            f"layer '{layer.name}': LQ layers support io_type='io_parallel' only so far (got '{io_type}'); convert "
+            "with io_type='io_parallel'"
+        )
+
+
 class LQActivation(Layer):
     """Nearest level of ``c + <e, a>``; the output type holds every level exactly."""
 
@@ -47,6 +56,7 @@ class LQActivation(Layer):
 
     def initialize(self):
         _require_msq_backend(self, "QActivation(quantized_lq)")
+        _require_io_parallel(self)
         levels = self.levels().level_values
         if not np.array_equal(levels, levels.astype(np.float32)):
             raise ValueError(f"layer '{self.name}': LQ levels are not exact in float32 (Keras would round them)")
@@ -102,6 +112,7 @@ class LQRowLayer(Layer):
 
     def initialize(self):
         _require_msq_backend(self, "an LQ/binary kernel")
+        _require_io_parallel(self)
         kernel: LQKernel = self.get_attr("lq_kernel")
         bias = np.asarray(self.get_attr("bias_values"), dtype=np.float64)
         inp = self.input_planes()

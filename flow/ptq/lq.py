@@ -5,7 +5,7 @@ per-channel basis QEM fits to the float weights (then frozen), and every ReLU be
 ``QActivation(quantized_lq(bits, per_channel=False))`` with a basis and an offset (levels
 ``c + <e, a>``, the offset folds into the next layer's bias) QEM fits to the real activations
 on ``calibration_x``; the model input is quantized the same way (an input
-``QActivation`` named ``lq_input``). No retraining: train the result with ``flow.train.train``
+``QActivation`` named ``lq_input``). The result is one flat model (hls4ml converts it). No retraining: train the result with ``flow.train.train``
 for LQ QAT (the kernel bases then refit at every step).
 """
 
@@ -19,7 +19,7 @@ from flow.bitwidth.build import head_layers
 from flow.bitwidth.quantize import integer_bits
 from flow.lq import reference
 from flow.quantizers.lq import quantized_lq
-from flow.rewrite import COPIED, activation_name, layer_config, layer_outputs, rewrite
+from flow.rewrite import COPIED, activation_name, call_flat, layer_config, layer_outputs, rewrite
 
 _KERNELS = {"Dense": QDense, "Conv2D": QConv2D}
 
@@ -42,8 +42,14 @@ def _check(model, calibration_x, head):
         )
 
 
-def lq_quantize(model, calibration_x, bits: int = 2, qem_iters: int = 10, bias_bits: int = 16, cut: str | None = None):
-    """The LQ copy of float ``model`` (see the module docstring)."""
+def lq_quantize(model, calibration_x, bits: int = 2, qem_iters: int = 10, bias_bits: int = 16, cut: str | None = None,
+                mantissa_bits: int = 8):
+    """The LQ copy of float ``model`` (see the module docstring).
+
+    ``mantissa_bits`` is the basis grid (signed bits per basis value). For C-simulation that equals
+    Keras bit for bit, keep every layer's exact sum within float32's 24-bit mantissa (the converter
+    warns where it may not be), e.g. ``mantissa_bits=4`` and ``bias_bits=10``.
+    """
     k = reference.check_k(bits)
     head = head_layers(model, cut)
     _check(model, calibration_x, head)
@@ -61,23 +67,23 @@ def lq_quantize(model, calibration_x, bits: int = 2, qem_iters: int = 10, bias_b
             bias_max = float(np.max(np.abs(layer.bias.numpy()))) if layer.use_bias else 0.0
             return _KERNELS[cls](
                 **layer_config(layer),
-                kernel_quantizer=quantized_lq(k, per_channel=True, basis=basis),
+                kernel_quantizer=quantized_lq(k, per_channel=True, basis=basis, mantissa_bits=mantissa_bits),
                 bias_quantizer=quantized_bits(bias_bits, integer_bits(bias_max), alpha=1),
             )
         if layer.name in acts:
-            return QActivation(_activation_quantizer(acts[layer.name], k, qem_iters), name=layer.name)
+            return QActivation(_activation_quantizer(acts[layer.name], k, qem_iters, mantissa_bits), name=layer.name)
         return None
 
     body = rewrite(model, replace)
-    inp = tf.keras.Input(model.input_shape[1:], name="x")
-    q_in = QActivation(_activation_quantizer(x, k, qem_iters), name="lq_input")(inp)
-    return tf.keras.Model(inp, body(q_in), name=f"{model.name}_lq{k}")
+    inp = tf.keras.Input(model.input_shape[1:], name=model.input_names[0])
+    q_in = QActivation(_activation_quantizer(x, k, qem_iters, mantissa_bits), name="lq_input")(inp)
+    return tf.keras.Model(inp, call_flat(body, q_in), name=f"{model.name}_lq{k}")
 
 
-def _activation_quantizer(values, k: int, iters: int) -> quantized_lq:
+def _activation_quantizer(values, k: int, iters: int, mantissa_bits: int) -> quantized_lq:
     """Levels ``c + <e, a>`` fitted to real activations (the offset folds into the next layer's bias)."""
     basis, offset = reference.qem_fit(values, k, iters, offset=True)
-    return quantized_lq(k, per_channel=False, basis=basis, offset=offset)
+    return quantized_lq(k, per_channel=False, basis=basis, offset=offset, mantissa_bits=mantissa_bits)
 
 
 def unfreeze_kernels(model) -> int:

@@ -4,7 +4,7 @@ Contract:
     match:     ``Dense``, ``Conv1D`` or ``Conv2D`` node with an :class:`LQQuantizerHLS` weight quantizer.
     transform: take the kernel's codes and basis from the quantizer (a conv kernel ``(fh, fw, c, f)``
                is the matrix ``(fh*fw*c, f)``), check that they decode to the quantized weights, take
-               the bias values, check strategy, reuse factor, dilation and io type, and replace the node
+               the bias values, check strategy, reuse factor and dilation, and replace the node
                by ``LQDense`` / ``LQConv1D`` / ``LQConv2D`` of the same name. The input planes are
                chosen when the new node initializes (see ``flow.hls.lq_layers``).
 """
@@ -37,11 +37,6 @@ class ReplaceLqLayers(OptimizerPass):
         kind = _kind(node)
         _strategy(model, node)
         _check_dilation(model, node)
-        if model.config.get_config_value("IOType") != "io_parallel":
-            raise ValueError(
-                f"layer '{node.name}': LQ/binary kernels support io_type='io_parallel' only so far; convert with "
-                "io_type='io_parallel'"
-            )
         quantizer: LQQuantizerHLS = node.get_attr("weight_quantizer")
         if quantizer.codes is None:
             quantizer.bind(node.get_attr("weight_data"))
