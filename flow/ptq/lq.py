@@ -86,13 +86,21 @@ def _activation_quantizer(values, k: int, iters: int, mantissa_bits: int) -> qua
     return quantized_lq(k, per_channel=False, basis=basis, offset=offset, mantissa_bits=mantissa_bits)
 
 
-def unfreeze_kernels(model) -> int:
-    """Let the kernel bases refit to the weights at every step (for QAT after PTQ); returns the count."""
+def unfreeze_kernels(model, momentum: float | None = None) -> int:
+    """Let the kernel bases follow the weights during training (QAT after PTQ); returns the count.
+
+    Without ``momentum`` a basis is refit by QEM at every step; with it, it becomes LQ-Nets' moving
+    average starting from the PTQ basis (``flow.train.train`` updates it after every batch).
+    Call before compiling/training the model (Keras traces the quantizers then).
+    """
     count = 0
     for layer in _layers(model):
         q = getattr(layer, "kernel_quantizer_internal", None)
         if isinstance(q, quantized_lq) and q.per_channel and q.basis is not None:
-            q.basis = None
+            if momentum is None:
+                q.basis = None
+            else:
+                q.start_moving_average(momentum)
             count += 1
     return count
 

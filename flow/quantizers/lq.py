@@ -7,6 +7,11 @@ goes to its nearest level (ties to the lower one), the gradient is straight-thro
   fitted to the current weights at every call by ``qem_iters`` QEM steps from LQ-Nets' start
   (``a_k ~ mean|w| * 2**k``), so training updates it with the weights and the quantizer keeps no
   state; ``basis=`` freezes it (post-training quantization sets it).
+  With ``momentum=m`` the basis is LQ-Nets' moving average instead: a variable that the forward
+  pass reads and that :meth:`quantized_lq.update_basis` (called after every training step by
+  ``flow.train.LQBasisUpdate``, which ``flow.train.train`` adds) moves by one QEM step,
+  ``a <- m a + (1 - m) QEM(w; a)``; ``basis=`` is then its start, and the saved config holds
+  its current value.
 * Activations (``per_channel=False``): one basis per layer, which must come from calibration
   (``basis=``, e.g. ``flow.ptq.lq_quantize``); an uncalibrated activation quantizer is an error.
 
@@ -57,12 +62,16 @@ def nearest(x: tf.Tensor, basis: tf.Tensor, k: int, offset: float = 0.0) -> tupl
     return tf.reshape(tf.transpose(q), shape), tf.reshape(tf.transpose(c), shape)
 
 
-def qem_channels(w: tf.Tensor, k: int, iters: int) -> tf.Tensor:
-    """QEM per output channel in TF: basis ``(K, C)`` for a kernel ``(..., C)``."""
+def qem_channels(w: tf.Tensor, k: int, iters: int, start: tf.Tensor | None = None) -> tf.Tensor:
+    """QEM per output channel in TF: basis ``(K, C)`` for a kernel ``(..., C)``, from ``start``
+    (default LQ-Nets' ``a_k ~ mean|w| * 2**k``)."""
     w2 = tf.reshape(tf.convert_to_tensor(w, tf.float32), [-1, tf.shape(w)[-1]])  # (N, C)
-    scale = tf.reduce_mean(tf.abs(w2), axis=0)
-    scale = tf.where(scale > 0, scale, tf.ones_like(scale))
-    a = tf.constant(np.exp2(np.arange(k)) / (2**k - 1) * 2, tf.float32)[:, None] * scale[None, :]
+    if start is None:
+        scale = tf.reduce_mean(tf.abs(w2), axis=0)
+        scale = tf.where(scale > 0, scale, tf.ones_like(scale))
+        a = tf.constant(np.exp2(np.arange(k)) / (2**k - 1) * 2, tf.float32)[:, None] * scale[None, :]
+    else:
+        a = tf.convert_to_tensor(start, tf.float32)
     signs = _signs(k)
     for _ in range(iters):
         _, codes = nearest(w2, a, k)
@@ -78,7 +87,7 @@ class quantized_lq(FlowQuantizer):  # noqa: N801  (QKeras naming)
     """LQ quantizer with K = ``bits`` in 1..4 (1 is binary with a learned scale)."""
 
     def __init__(self, bits: int = 2, per_channel: bool = True, basis=None, qem_iters: int = 3,
-                 mantissa_bits: int = 8, use_ste: bool = True, offset: float = 0.0):
+                 mantissa_bits: int = 8, use_ste: bool = True, offset: float = 0.0, momentum: float | None = None):
         super().__init__()
         self.bits = reference.check_k(bits)
         self.per_channel = bool(per_channel)
@@ -98,8 +107,51 @@ class quantized_lq(FlowQuantizer):  # noqa: N801  (QKeras naming)
         self.offset = float(offset)
         self.keep_negative = True
         self.integer = 0
+        self.momentum = None
+        self._ema = self._ready = None
+        if momentum is not None:
+            self.start_moving_average(momentum)
+
+    def start_moving_average(self, momentum: float) -> None:
+        """Make the kernel basis a moving average (from ``basis`` when there is one)."""
+        if isinstance(momentum, bool) or not self.per_channel or not 0.0 <= float(momentum) < 1.0:
+            raise ValueError(
+                f"quantized_lq: momentum must be in [0, 1) and is for kernels (per_channel=True), got {momentum!r}"
+            )
+        self.momentum = float(momentum)
+        self._ema = self._ready = None
+        if self.basis is not None:
+            self._make_state(self.basis.shape[1], self.basis)
+
+    def _make_state(self, n_out: int, start=None) -> None:
+        """The moving-average basis ``(K, n_out)`` and whether it holds a value yet (eager variables)."""
+        with tf.init_scope():
+            init = np.zeros((self.bits, n_out)) if start is None else start
+            self._ema = tf.Variable(np.asarray(init, np.float32), trainable=False, name="lq_basis")
+            self._ready = tf.Variable(start is not None, trainable=False, name="lq_basis_ready")
+
+    def update_basis(self, kernel) -> None:
+        """One moving-average step from the current ``kernel`` (eager; see the module docstring)."""
+        if self.momentum is None:
+            raise ValueError("quantized_lq.update_basis: this quantizer has no momentum (no moving-average basis)")
+        kernel = tf.convert_to_tensor(kernel, tf.float32)
+        if self._ema is None:
+            self._make_state(int(kernel.shape[-1]))
+        if bool(self._ready.numpy()):
+            new = qem_channels(kernel, self.bits, 1, start=self._ema)
+            self._ema.assign(self.momentum * self._ema + (1.0 - self.momentum) * new)
+        else:
+            self._ema.assign(qem_channels(kernel, self.bits, self.qem_iters))
+            self._ready.assign(True)
 
     def current_basis(self, x: tf.Tensor) -> tf.Tensor:
+        if self.momentum is not None:
+            if self._ema is None:
+                self._make_state(int(x.shape[-1]))
+            basis = tf.cond(
+                self._ready, lambda: tf.identity(self._ema), lambda: qem_channels(x, self.bits, self.qem_iters)
+            )
+            return round_basis(basis, self.mantissa_bits)
         if self.basis is not None:
             return round_basis(tf.constant(self.basis, tf.float32), self.mantissa_bits)
         if not self.per_channel:
@@ -130,10 +182,14 @@ class quantized_lq(FlowQuantizer):  # noqa: N801  (QKeras naming)
         return q.numpy().astype(np.float64), codes.numpy(), basis.numpy().astype(np.float64)
 
     def get_config(self):
+        basis = self.basis
+        if self._ready is not None and bool(self._ready.numpy()):
+            basis = self._ema.numpy().astype(np.float64)
         return {
             "bits": self.bits,
             "per_channel": self.per_channel,
-            "basis": None if self.basis is None else self.basis.tolist(),
+            "basis": None if basis is None else basis.tolist(),
+            "momentum": self.momentum,
             "qem_iters": self.qem_iters,
             "mantissa_bits": self.mantissa_bits,
             "use_ste": self.use_ste,

@@ -35,16 +35,21 @@ def train(model, data, cfg: TrainConfig = TrainConfig(), desc: str = "train"):
     """Train a classifier (logits output) on ``data`` (a :class:`flow.data.Dataset`)."""
     from flow.convert import freeze_msq_rows
 
+    from flow.train.lq_basis import LQBasisUpdate, moving_basis_layers
+
     freeze_msq_rows(model)  # MSQ rows are fixed before quantized training starts
     tf.keras.utils.set_random_seed(cfg.seed)
     compile_classifier(model, cfg.learning_rate)
+    callbacks = [EpochBar(cfg.epochs, desc, disable=not cfg.progress)]
+    if moving_basis_layers(model):
+        callbacks.append(LQBasisUpdate())
     history = model.fit(
         data.x_train,
         data.y_train,
         epochs=cfg.epochs,
         batch_size=cfg.batch_size,
         verbose=0,
-        callbacks=[EpochBar(cfg.epochs, desc, disable=not cfg.progress)],
+        callbacks=callbacks,
     )
     return history.history
 
