@@ -230,7 +230,12 @@ def works_from_model(model, reuse_factor: int = 1, data_bits: int = 8) -> list[L
         n_in = int(np.prod(shape[:-1]))
         works.append(LayerWork(layer.name, n_in, n_out, n_sp2, pixels, q.bits, data_bits, reuse_factor))
     if not works:
-        raise ValueError(f"model '{model.name}' has no SP2/MSQ layer to estimate")
+        lq = [layer.name for layer in model.layers if type(getattr(layer, "kernel_quantizer_internal", None)).__name__ == "quantized_lq"]
+        extra = (
+            f"; its LQ/binary layers {lq} are not in the resource model yet (their bit-plane kernels are LUT-only: "
+            "synthesize with Vitis HLS for numbers)" if lq else ""
+        )
+        raise ValueError(f"model '{model.name}' has no SP2/MSQ layer to estimate{extra}")
     return works
 
 
