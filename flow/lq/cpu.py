@@ -188,23 +188,34 @@ class LQSequential:
         self._descs = (_LayerDesc * len(descs))(*descs)
         self._width = max(layer.n_out for layer in self.layers)
         self._scratch_per_sample = max(len(l.x_basis) * l.w_planes.shape[2] for l in self.layers)
-        self._bufs = (np.empty(0), np.empty(0), np.empty(0, np.uint64))
+        self._descs_address = ctypes.addressof(self._descs)
+        self._call = library().lq_chain
+        self._capacity = 0
+        self._grow(1)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(x, dtype=np.float64)
-        n = self.layers[0].n
-        if x.ndim != 2 or x.shape[1] != n:
-            raise ValueError(f"LQSequential: expected inputs of shape (batch, {n}), got {x.shape}")
+        if x.ndim != 2 or x.shape[1] != self.layers[0].n:
+            raise ValueError(f"LQSequential: expected inputs of shape (batch, {self.layers[0].n}), got {x.shape}")
         batch = x.shape[0]
-        a, b, scratch = self._bufs
-        if a.size < batch * self._width:
-            a, b = np.empty(batch * self._width), np.empty(batch * self._width)
-            scratch = np.empty(batch * self._scratch_per_sample, dtype=np.uint64)
-            self._bufs = (a, b, scratch)
+        if batch > self._capacity:
+            self._grow(batch)
         y = np.empty((batch, self.layers[-1].n_out))
-        library().lq_chain(x.ctypes.data, batch, len(self.layers), ctypes.addressof(self._descs), scratch.ctypes.data,
-                           a.ctypes.data, b.ctypes.data, y.ctypes.data)
+        self._call(_address(x), batch, len(self.layers), self._descs_address, *self._buf_addresses, _address(y))
         return y
+
+    def _grow(self, batch: int) -> None:
+        """Scratch buffers for ``batch`` samples, kept between calls (their addresses too)."""
+        a, b = np.empty(batch * self._width), np.empty(batch * self._width)
+        scratch = np.empty(batch * self._scratch_per_sample, dtype=np.uint64)
+        self._bufs = (a, b, scratch)
+        self._buf_addresses = (_address(scratch), _address(a), _address(b))
+        self._capacity = batch
+
+
+def _address(array: np.ndarray) -> int:
+    """Data pointer of a numpy array (cheaper than ``array.ctypes.data`` on the batch-1 hot path)."""
+    return array.__array_interface__["data"][0]
 
 
 def fp32_dense(x: np.ndarray, w_t: np.ndarray, bias: np.ndarray) -> np.ndarray:
