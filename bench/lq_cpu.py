@@ -103,22 +103,23 @@ def accuracy(hidden: int, ks, epochs: int) -> dict:
     train(model, data, TrainConfig(epochs=epochs, progress=False))
     w1, b1 = (v.numpy() for v in model.get_layer("fc1").weights)
     w2, b2 = (v.numpy() for v in model.get_layer("logits").weights)
-    acc = {"fp32": evaluate(model, data.x_test, data.y_test), "qat": {}}
+    acc = {"fp32": evaluate(model, data.x_test, data.y_test), "qat": {}, "qat_ema": {}}
     for k in ks:
         lq = LQMLP(w1, b1, w2, b2, data.x_train, k)
         acc[k] = float(np.mean(lq(data.x_test).argmax(1) == data.y_test))
         acc["qat"][k] = qat_accuracy(model, data, k, epochs=max(1, epochs // 2))
+        acc["qat_ema"][k] = qat_accuracy(model, data, k, epochs=max(1, epochs // 2), momentum=0.9)
     return acc
 
 
-def qat_accuracy(float_model, data, k: int, epochs: int) -> float:
+def qat_accuracy(float_model, data, k: int, epochs: int, momentum: float | None = None) -> float:
     """LQ QAT on digits: QEM start (flow.ptq.lq_quantize), then STE training with the kernel bases
-    refitted at every step."""
+    refitted at every step, or (``momentum``) LQ-Nets' moving average from the PTQ basis."""
     from flow.ptq import lq_quantize, unfreeze_kernels
     from flow.train import TrainConfig, evaluate, train
 
     q = lq_quantize(float_model, data.x_train, bits=k)
-    unfreeze_kernels(q)
+    unfreeze_kernels(q, momentum=momentum)
     train(q, data, TrainConfig(epochs=epochs, learning_rate=5e-4, progress=False))
     return evaluate(q, data.x_test, data.y_test)
 
@@ -128,8 +129,9 @@ def table(t, acc, ks) -> str:
     np1 = t[1]["fp32 numpy"]
     lines = [
         "| row | batch 1 (us) | batch 64 (us/inference) | fp32 loop / row (batch 1) | thesis ratio | fp32 numpy / row (batch 1) "
-        "| weight memory | digits PTQ QEM % (drop) | thesis PTQ % (drop) | digits QAT % (drop) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| weight memory | digits PTQ QEM % (drop) | thesis PTQ % (drop) | digits QAT % (drop) "
+        "| digits QAT, moving basis % (drop) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in ["fp32 numpy", "fp32 loop"] + [f"LQ int{k}" for k in ks]:
         k = int(name[-1]) if name.startswith("LQ") else None
@@ -139,9 +141,10 @@ def table(t, acc, ks) -> str:
         drop = f" ({100 * (acc['fp32'] - a):.1f})" if k else ""
         tdrop = f" ({THESIS['fp32'][2] - ta:.1f})" if k else ""
         qat = f"{100 * acc['qat'][k]:.2f} ({100 * (acc['fp32'] - acc['qat'][k]):.1f})" if k else ""
+        ema = f"{100 * acc['qat_ema'][k]:.2f} ({100 * (acc['fp32'] - acc['qat_ema'][k]):.1f})" if k else ""
         lines.append(
             f"| {name} | {1e6 * t[1][name]:.1f} | {1e6 * t[64][name]:.1f} | {loop1 / t[1][name]:.1f}x | {thesis_ratio} | "
-            f"{np1 / t[1][name]:.1f}x | {t['bytes'][name] / 1024:.0f} KB | {100 * a:.2f}{drop} | {ta}{tdrop} | {qat} |"
+            f"{np1 / t[1][name]:.1f}x | {t['bytes'][name] / 1024:.0f} KB | {100 * a:.2f}{drop} | {ta}{tdrop} | {qat} | {ema} |"
         )
     return "\n".join(lines)
 

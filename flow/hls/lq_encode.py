@@ -35,17 +35,10 @@ MAX_INPUT_PLANES = 24
 
 
 def grid_mantissas(basis: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(m, e)`` with ``basis = m * 2**e``: integer mantissas, one exponent per column (or one for 1-D)."""
+    """``(m, e)`` with ``basis[:, j] = m[:, j] * 2**e[j]``: integer mantissas, one exponent per column."""
     a = np.asarray(basis, dtype=np.float64)
-    cols = a.reshape(a.shape[0], -1)
-    exps = np.zeros(cols.shape[1], dtype=np.int64)
-    for j in range(cols.shape[1]):
-        exps[j] = -fractional_bits(cols[:, j], what)
-    m = cols / np.exp2(exps)[None, :]
-    if not np.array_equal(m, np.round(m)):
-        raise ValueError(f"{what}: basis is not on a power-of-two grid (internal error)")
-    m = m.astype(np.int64)
-    return (m.reshape(a.shape), exps if a.ndim > 1 else exps[:1].reshape(()))
+    exps = np.array([-fractional_bits(a[:, j], what) for j in range(a.shape[1])], dtype=np.int64)
+    return (a / np.exp2(exps)[None, :]).astype(np.int64), exps
 
 
 @dataclass(frozen=True)
@@ -81,7 +74,7 @@ def encode_kernel(values: np.ndarray, codes: np.ndarray, basis: np.ndarray, what
     n_out = values.shape[-1]
     codes = np.asarray(codes, dtype=np.int64).reshape(-1, n_out).T
     mantissa, exponent = grid_mantissas(np.asarray(basis, np.float64).reshape(-1, n_out), what)
-    kernel = LQKernel(codes, mantissa, np.asarray(exponent, np.int64).reshape(n_out))
+    kernel = LQKernel(codes, mantissa, exponent)
     if not np.array_equal(kernel.values(), values.reshape(-1, n_out)):
         raise ValueError(f"{what}: the LQ codes do not decode to the quantized weights (internal error)")
     return kernel
@@ -106,10 +99,6 @@ class LQInput:
     @property
     def is_lq(self) -> bool:
         return self.midpoints is not None
-
-    def max_abs(self) -> float:
-        """Largest ``|x|`` of an input."""
-        return float(np.sum(np.abs(self.mantissa))) * 2.0**self.exponent
 
 
 def lq_levels(basis: np.ndarray, offset: float, what: str) -> LQInput:
@@ -152,8 +141,9 @@ def _int_type(bound: float) -> str:
     return f"ap_int<{signed_integer_bits(bound)}>"
 
 
-def size_types(kernel: LQKernel, inp: LQInput, bias: np.ndarray, bias_spec: FixedSpec, n_in: int) -> LQTypes:
+def size_types(kernel: LQKernel, inp: LQInput, bias: np.ndarray, bias_spec: FixedSpec) -> LQTypes:
     """Exact widths: nothing in the kernel rounds or overflows."""
+    n_in = kernel.n_in
     inner = float(np.sum(np.abs(inp.mantissa))) * n_in
     acc_bound = np.sum(np.abs(kernel.mantissa), axis=0) * inner  # (n_out,)
     shift = inp.exponent + kernel.exponent

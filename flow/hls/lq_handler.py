@@ -5,12 +5,15 @@ list. :func:`install_handler` wraps the stock ``QActivation`` handler: an LQ qua
 :func:`parse_lq_activation`, everything else to the stock handler unchanged. Our plugin runs while
 ``import hls4ml`` is still registering handlers, so the wrapper is installed through the handler
 table itself (a dict that wraps the ``QActivation`` entry whenever it is set). During
-``import hls4ml`` the table does not exist yet; then :func:`flow.hls.register` (which
-``flow.convert`` calls) or the backend's ``create_initial_config`` installs it.
+``import hls4ml`` the table does not exist yet: :func:`install_when_ready` then leaves a finder
+on ``sys.meta_path`` that installs it at the first import after the table exists (still inside
+``import hls4ml``) and removes itself. :func:`flow.hls.register` and the backend's
+``create_initial_config`` install it too.
 """
 
 from __future__ import annotations
 
+import importlib.abc
 import sys
 
 from flow.lq import reference
@@ -83,3 +86,19 @@ def install_handler() -> bool:
             table[key] = value
         module.layer_handlers = table
     return True
+
+
+class _InstallWhenReady(importlib.abc.MetaPathFinder):
+    """Finds nothing; on each import it tries :func:`install_handler` and leaves once that works."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if install_handler() and self in sys.meta_path:
+            sys.meta_path.remove(self)
+        return None
+
+
+def install_when_ready() -> None:
+    """Install now if hls4ml's parser is ready, else as soon as it is (see the module docstring)."""
+    if install_handler() or any(isinstance(f, _InstallWhenReady) for f in sys.meta_path):
+        return
+    sys.meta_path.insert(0, _InstallWhenReady())

@@ -117,7 +117,7 @@ class LQRowLayer(Layer):
         bias = np.asarray(self.get_attr("bias_values"), dtype=np.float64)
         inp = self.input_planes()
         bias_spec = exact_spec(bias, f"layer '{self.name}' bias")
-        types = size_types(kernel, inp, bias, bias_spec, kernel.n_in)
+        types = size_types(kernel, inp, bias, bias_spec)
         self.set_attr("lq_input", inp)
         self.set_attr("lq_types", types)
         if types.result.width > FLOAT32_MANTISSA:

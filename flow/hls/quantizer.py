@@ -122,6 +122,6 @@ def install() -> None:
     converter = sys.modules.get("hls4ml.converters.keras.qkeras")
     if converter is not None:
         converter.QKerasQuantizer = DispatchingQKerasQuantizer
-    from flow.hls.lq_handler import install_handler
+    from flow.hls.lq_handler import install_when_ready
 
-    install_handler()
+    install_when_ready()

@@ -108,7 +108,7 @@ class quantized_lq(FlowQuantizer):  # noqa: N801  (QKeras naming)
         self.keep_negative = True
         self.integer = 0
         self.momentum = None
-        self._ema = self._ready = None
+        self._ema = self._ready = self._step = None
         if momentum is not None:
             self.start_moving_average(momentum)
 
@@ -119,7 +119,7 @@ class quantized_lq(FlowQuantizer):  # noqa: N801  (QKeras naming)
                 f"quantized_lq: momentum must be in [0, 1) and is for kernels (per_channel=True), got {momentum!r}"
             )
         self.momentum = float(momentum)
-        self._ema = self._ready = None
+        self._ema = self._ready = self._step = None
         if self.basis is not None:
             self._make_state(self.basis.shape[1], self.basis)
 
@@ -130,6 +130,10 @@ class quantized_lq(FlowQuantizer):  # noqa: N801  (QKeras naming)
             self._ema = tf.Variable(np.asarray(init, np.float32), trainable=False, name="lq_basis")
             self._ready = tf.Variable(start is not None, trainable=False, name="lq_basis_ready")
 
+    def _moving_average_step(self, kernel: tf.Tensor) -> None:
+        new = qem_channels(kernel, self.bits, 1, start=self._ema)
+        self._ema.assign(self.momentum * self._ema + (1.0 - self.momentum) * new)
+
     def update_basis(self, kernel) -> None:
         """One moving-average step from the current ``kernel`` (eager; see the module docstring)."""
         if self.momentum is None:
@@ -138,8 +142,9 @@ class quantized_lq(FlowQuantizer):  # noqa: N801  (QKeras naming)
         if self._ema is None:
             self._make_state(int(kernel.shape[-1]))
         if bool(self._ready.numpy()):
-            new = qem_channels(kernel, self.bits, 1, start=self._ema)
-            self._ema.assign(self.momentum * self._ema + (1.0 - self.momentum) * new)
+            if self._step is None:  # one traced graph per quantizer: the eager ops cost 5x a training step
+                self._step = tf.function(self._moving_average_step)
+            self._step(kernel)
         else:
             self._ema.assign(qem_channels(kernel, self.bits, self.qem_iters))
             self._ready.assign(True)
