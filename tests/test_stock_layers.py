@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-from qkeras import QActivation, QDense, binary, quantized_bits, quantized_po2, quantized_relu
+from qkeras import QActivation, QDense, binary, quantized_bits, quantized_po2, quantized_relu, ternary
 
 from flow.convert import ConvertConfig, convert, freeze_msq_rows
 from flow.quantizers import quantized_msq
@@ -16,6 +16,7 @@ STOCK_KERNELS = {
     "bits": lambda: quantized_bits(4, 0, alpha=1),
     "po2": lambda: quantized_po2(4),
     "binary": lambda: binary(alpha=1),
+    "ternary": lambda: ternary(alpha=1),
 }
 
 
