@@ -186,3 +186,23 @@ def test_static_tcl_runs_with_generated_variables(overlay_builds, tmp_path):
     assert f"connect_bd_intf_net {manifest['ip']['name']}/out_stream {manifest['dma']['name']}/S_AXIS_S2MM" in bd
     assert any(c.startswith("launch_runs impl_1 -to_step write_bitstream") for c in bd)
     assert (work / "overlay" / "msq_accel.bit").read_text() == "stub"  # copied where the manifest says
+
+
+@pytest.mark.csim
+def test_lq_model_builds_to_the_checked_csim_library(tmp_path, digits):
+    """A post-training LQ model (bit-plane kernels) goes through convert -> accel_top -> csim_lib, whose
+    g++ build of the AXI top is checked bit for bit against Keras."""
+    import tensorflow as tf
+
+    from flow.models import QuantSpec, mlp
+    from flow.ptq import lq_quantize
+
+    tf.keras.utils.set_random_seed(3)
+    model = lq_quantize(mlp(64, 10, (16,), QuantSpec("float")), digits.x_train[:200], bits=2, mantissa_bits=4,
+                        bias_bits=10)
+    path = tmp_path / "lq2.h5"
+    model.save(path)
+    cfg = BuildConfig(model=str(path), out=str(tmp_path / "b"), input_precision=digits.input_precision())
+    state = build(cfg, until="csim_lib", echo=lambda *_: None)
+    assert all(state["steps"][s]["status"] == "done" for s in ("convert", "accel_top", "csim_lib"))
+    assert "nnet::lq_dense_latency<" in (tmp_path / "b" / "hls4ml_prj" / "firmware" / "myproject.cpp").read_text()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-from qkeras import QActivation, QConv1D, QConv2D, QDense, binary, quantized_bits
+from qkeras import QActivation, QConv1D, QConv2D, QDense, binary, quantized_bits, quantized_relu
 
 from flow.convert import ConvertConfig, convert
 from flow.lq import reference
@@ -81,14 +81,15 @@ def test_lq_dense_bit_exact(kx, kw, project_dir):
 
 @pytest.mark.parametrize("kx,kw", PAIRS)
 def test_lq_conv2d_bit_exact(kx, kw, project_dir):
-    """Zero padding, stride 2, max pooling of levels, and a fixed-point input after a conv."""
+    """Zero padding, stride 2, LQ levels through max pooling and through Flatten."""
     rng = np.random.default_rng(kx * 10 + kw + 100)
     x = _grid(rng, (60, 7, 6, 2))
     chain = Chain((7, 6, 2), x).lq(kx, "a0").add(QConv2D(4, 3, padding="same", name="c1", **_kernel(kw, 3)))
     chain.lq(kx, "a1").add(tf.keras.layers.MaxPooling2D(2, name="pool"))
     chain.add(QConv2D(5, 2, strides=2, padding="same", name="c2", **_kernel(kw, 4)))
-    chain.add(tf.keras.layers.Flatten(name="flat")).add(QDense(3, name="fc", **_kernel(kw, 5)))
-    _check(chain.model(), x, project_dir)
+    chain.lq(kx, "a2").add(tf.keras.layers.Flatten(name="flat")).add(QDense(3, name="fc", **_kernel(kw, 5)))
+    hls = _check(chain.model(), x, project_dir)
+    assert all(hls.graph[name].get_attr("lq_input").is_lq for name in ("c1", "c2", "fc"))
 
 
 def test_lq_conv1d_bit_exact(project_dir):
@@ -112,13 +113,17 @@ def test_lq_resource_strategy_bit_exact(strategy, reuse, project_dir):
 
 @pytest.mark.parametrize("kw", [1, 2])
 def test_binary_weights_on_fixed_point_inputs(kw, project_dir):
-    """No LQ activation: the planes are the input's own two's-complement bits."""
+    """No LQ activation: the planes are the input's own two's-complement bits (also after a conv + Flatten)."""
     rng = np.random.default_rng(kw)
-    x = _grid(rng, (150, 24))
-    inp = tf.keras.Input((24,), name="x")
+    x = _grid(rng, (100, 6, 5, 2))
+    inp = tf.keras.Input((6, 5, 2), name="x")
     h = QActivation(quantized_bits(6, 2, alpha=1), name="q_in")(inp)
-    h = QDense(8, name="d1", **_kernel(kw, 10))(h)
-    _check(tf.keras.Model(inp, h), x, project_dir)
+    h = QConv2D(3, 3, padding="same", name="c1", **_kernel(kw, 10))(h)
+    h = QActivation(quantized_relu(5, 2), name="relu")(h)
+    h = tf.keras.layers.Flatten(name="flat")(h)
+    h = QDense(4, name="d1", **_kernel(kw, 13))(h)
+    hls = _check(tf.keras.Model(inp, h), x, project_dir)
+    assert not hls.graph["c1"].get_attr("lq_input").is_lq and not hls.graph["d1"].get_attr("lq_input").is_lq
 
 
 def test_generated_lq_code_uses_planes_not_multipliers(project_dir):
