@@ -39,12 +39,11 @@ WindowRows:
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
-void lq_conv_compute(
-    data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
-    res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt],
-    typename CONFIG_T::mult_config::weight_t weights[CONFIG_T::n_filt * CONFIG_T::mult_config::n_in],
-    typename CONFIG_T::mult_config::basis_t basis[CONFIG_T::n_filt * CONFIG_T::mult_config::kw],
-    typename CONFIG_T::mult_config::bias_t biases[CONFIG_T::n_filt]) {
+void lq_conv_compute(data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
+                     res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt],
+                     typename CONFIG_T::mult_config::weight_t weights[CONFIG_T::n_filt * CONFIG_T::mult_config::n_in],
+                     typename CONFIG_T::mult_config::basis_t basis[CONFIG_T::n_filt * CONFIG_T::mult_config::kw],
+                     typename CONFIG_T::mult_config::bias_t biases[CONFIG_T::n_filt]) {
     #pragma HLS INLINE
     typedef typename CONFIG_T::mult_config mult_config;
 PixelRows:
@@ -69,12 +68,11 @@ PixelRows:
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
-void lq_conv_latency(
-    data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
-    res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt],
-    typename CONFIG_T::mult_config::weight_t weights[CONFIG_T::n_filt * CONFIG_T::mult_config::n_in],
-    typename CONFIG_T::mult_config::basis_t basis[CONFIG_T::n_filt * CONFIG_T::mult_config::kw],
-    typename CONFIG_T::mult_config::bias_t biases[CONFIG_T::n_filt]) {
+void lq_conv_latency(data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
+                     res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt],
+                     typename CONFIG_T::mult_config::weight_t weights[CONFIG_T::n_filt * CONFIG_T::mult_config::n_in],
+                     typename CONFIG_T::mult_config::basis_t basis[CONFIG_T::n_filt * CONFIG_T::mult_config::kw],
+                     typename CONFIG_T::mult_config::bias_t biases[CONFIG_T::n_filt]) {
     #pragma HLS function_instantiate variable=weights,basis,biases
     #pragma HLS ARRAY_PARTITION variable=weights complete
     #pragma HLS ARRAY_PARTITION variable=basis complete
@@ -83,12 +81,11 @@ void lq_conv_latency(
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
-void lq_conv_resource(
-    data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
-    res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt],
-    typename CONFIG_T::mult_config::weight_t weights[CONFIG_T::n_filt * CONFIG_T::mult_config::n_in],
-    typename CONFIG_T::mult_config::basis_t basis[CONFIG_T::n_filt * CONFIG_T::mult_config::kw],
-    typename CONFIG_T::mult_config::bias_t biases[CONFIG_T::n_filt]) {
+void lq_conv_resource(data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
+                      res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt],
+                      typename CONFIG_T::mult_config::weight_t weights[CONFIG_T::n_filt * CONFIG_T::mult_config::n_in],
+                      typename CONFIG_T::mult_config::basis_t basis[CONFIG_T::n_filt * CONFIG_T::mult_config::kw],
+                      typename CONFIG_T::mult_config::bias_t biases[CONFIG_T::n_filt]) {
     #pragma HLS function_instantiate variable=weights,basis,biases
     #pragma HLS ARRAY_RESHAPE variable=weights block factor=CONFIG_T::mult_config::lanes
     #pragma HLS BIND_STORAGE variable=weights type=rom_np impl=bram

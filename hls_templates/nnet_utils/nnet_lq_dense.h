@@ -24,15 +24,15 @@ struct lq_dense_config {
     static const unsigned kx = 2; // input planes, offset plane included
     static const unsigned kw = 1; // weight planes
     static const unsigned reuse_factor = 1;
-    static const unsigned lanes = 1;     // ceil(n_out / reuse_factor) rows in flight per cycle
-    static const bool lq_input = false;  // true: LQ levels (midpoints), false: fixed-point bits
-    static const unsigned n_levels = 2;  // levels of an LQ input (2^K)
+    static const unsigned lanes = 1;       // ceil(n_out / reuse_factor) rows in flight per cycle
+    static const bool lq_input = false;    // true: LQ levels (midpoints), false: fixed-point bits
+    static const unsigned n_levels = 2;    // levels of an LQ input (2^K)
     static const unsigned n_mid_alloc = 1; // max(n_levels - 1, 1)
-    typedef ap_uint<1> weight_t;         // codes, kw bits
-    typedef ap_int<8> basis_t;           // weight basis mantissas mw
+    typedef ap_uint<1> weight_t;           // codes, kw bits
+    typedef ap_int<8> basis_t;             // weight basis mantissas mw
     typedef ap_fixed<8, 4> bias_t;
-    typedef ap_int<8> plane_t;           // n - 2 popcount
-    typedef ap_int<32> accum_t;          // the integer acc_j
+    typedef ap_int<8> plane_t;  // n - 2 popcount
+    typedef ap_int<32> accum_t; // the integer acc_j
     typedef ap_fixed<48, 24> out_accum_t;
     typedef ap_fixed<8, 4> mid_t;
     static int in_mantissa(unsigned p) { return 1; }
@@ -113,8 +113,7 @@ WeightPlanes:
 }
 
 // 2^shift * v, exact because out_accum_t covers both sides of the shift.
-template <typename CONFIG_T>
-typename CONFIG_T::out_accum_t lq_scale(typename CONFIG_T::out_accum_t v, int shift) {
+template <typename CONFIG_T> typename CONFIG_T::out_accum_t lq_scale(typename CONFIG_T::out_accum_t v, int shift) {
     #pragma HLS INLINE
     if (shift >= 0) {
         return v << shift;
@@ -124,8 +123,8 @@ typename CONFIG_T::out_accum_t lq_scale(typename CONFIG_T::out_accum_t v, int sh
 
 // One input vector (Dense, or one receptive field of a convolution). Rows j = lane * reuse + cycle.
 template <class res_T, typename CONFIG_T>
-void lq_dense_planes(ap_uint<CONFIG_T::kx> codes[CONFIG_T::n_in], bool valid[CONFIG_T::n_in],
-                     res_T res[CONFIG_T::n_out], typename CONFIG_T::weight_t weights[CONFIG_T::n_out * CONFIG_T::n_in],
+void lq_dense_planes(ap_uint<CONFIG_T::kx> codes[CONFIG_T::n_in], bool valid[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
+                     typename CONFIG_T::weight_t weights[CONFIG_T::n_out * CONFIG_T::n_in],
                      typename CONFIG_T::basis_t basis[CONFIG_T::n_out * CONFIG_T::kw],
                      typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
     #pragma HLS INLINE
