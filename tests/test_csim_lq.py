@@ -79,8 +79,8 @@ def test_lq_dense_bit_exact(kx, kw, project_dir):
     _check(chain.model(), x, project_dir)
 
 
-@pytest.mark.parametrize("kx,kw", PAIRS)
-def test_lq_conv2d_bit_exact(kx, kw, project_dir):
+@pytest.mark.parametrize("kx,kw,io_type", [(kx, kw, "io_parallel") for kx, kw in PAIRS] + [(2, 2, "io_stream"), (1, 3, "io_stream")])
+def test_lq_conv2d_bit_exact(kx, kw, io_type, project_dir):
     """Zero padding, stride 2, LQ levels through max pooling and through Flatten."""
     rng = np.random.default_rng(kx * 10 + kw + 100)
     x = _grid(rng, (60, 7, 6, 2))
@@ -88,7 +88,7 @@ def test_lq_conv2d_bit_exact(kx, kw, project_dir):
     chain.lq(kx, "a1").add(tf.keras.layers.MaxPooling2D(2, name="pool"))
     chain.add(QConv2D(5, 2, strides=2, padding="same", name="c2", **_kernel(kw, 4)))
     chain.lq(kx, "a2").add(tf.keras.layers.Flatten(name="flat")).add(QDense(3, name="fc", **_kernel(kw, 5)))
-    hls = _check(chain.model(), x, project_dir)
+    hls = _check(chain.model(), x, project_dir, io_type=io_type)
     assert all(hls.graph[name].get_attr("lq_input").is_lq for name in ("c1", "c2", "fc"))
 
 
@@ -100,19 +100,19 @@ def test_lq_conv1d_bit_exact(project_dir):
     _check(chain.model(), x, project_dir)
 
 
-@pytest.mark.parametrize("strategy,reuse", [("Resource", 3), ("Resource", 8)])
-def test_lq_resource_strategy_bit_exact(strategy, reuse, project_dir):
+@pytest.mark.parametrize("reuse,io_type", [(3, "io_parallel"), (8, "io_parallel"), (4, "io_stream")])
+def test_lq_resource_strategy_bit_exact(reuse, io_type, project_dir):
     rng = np.random.default_rng(reuse)
     x = _grid(rng, (100, 16))
     chain = Chain((16,), x).lq(2, "a0").add(QDense(10, name="d1", **_kernel(2, 8)))
     chain.lq(1, "a1").add(QDense(4, name="d2", **_kernel(3, 9)))
-    _check(chain.model(), x, project_dir, strategy=strategy, reuse_factor=reuse)
+    _check(chain.model(), x, project_dir, strategy="Resource", reuse_factor=reuse, io_type=io_type)
     source = (project_dir / "firmware" / "myproject.cpp").read_text()
     assert "nnet::lq_dense_resource<" in source
 
 
-@pytest.mark.parametrize("kw", [1, 2])
-def test_binary_weights_on_fixed_point_inputs(kw, project_dir):
+@pytest.mark.parametrize("kw,io_type", [(1, "io_parallel"), (2, "io_parallel"), (1, "io_stream")])
+def test_binary_weights_on_fixed_point_inputs(kw, io_type, project_dir):
     """No LQ activation: the planes are the input's own two's-complement bits (also after a conv + Flatten)."""
     rng = np.random.default_rng(kw)
     x = _grid(rng, (100, 6, 5, 2))
@@ -122,7 +122,7 @@ def test_binary_weights_on_fixed_point_inputs(kw, project_dir):
     h = QActivation(quantized_relu(5, 2), name="relu")(h)
     h = tf.keras.layers.Flatten(name="flat")(h)
     h = QDense(4, name="d1", **_kernel(kw, 13))(h)
-    hls = _check(tf.keras.Model(inp, h), x, project_dir)
+    hls = _check(tf.keras.Model(inp, h), x, project_dir, io_type=io_type)
     assert not hls.graph["c1"].get_attr("lq_input").is_lq and not hls.graph["d1"].get_attr("lq_input").is_lq
 
 

@@ -29,11 +29,6 @@ def test_lq_activation_needs_backend_msq(project_dir):
         convert(_lq_mlp(), project_dir, ConvertConfig(backend="Vitis"), compile=False)
 
 
-def test_lq_layers_need_io_parallel(project_dir):
-    with pytest.raises(ValueError, match="layer 'a0': LQ layers support io_type='io_parallel' only"):
-        convert(_lq_mlp(), project_dir, ConvertConfig(io_type="io_stream"), compile=False)
-
-
 def test_per_channel_lq_activation_is_refused(project_dir):
     with pytest.raises(ValueError, match="layer 'a0'.*one basis per layer"):
         convert(_lq_mlp(per_channel_activation=True), project_dir, compile=False)

@@ -33,15 +33,6 @@ def _require_msq_backend(layer: Layer, what: str) -> None:
         )
 
 
-def _require_io_parallel(layer: Layer) -> None:
-    io_type = layer.model.config.get_config_value("IOType")
-    if io_type != "io_parallel":
-        raise ValueError(
-            f"layer '{layer.name}': LQ layers support io_type='io_parallel' only so far (got '{io_type}'); convert "
-            "with io_type='io_parallel'"
-        )
-
-
 class LQActivation(Layer):
     """Nearest level of ``c + <e, a>``; the output type holds every level exactly."""
 
@@ -56,7 +47,6 @@ class LQActivation(Layer):
 
     def initialize(self):
         _require_msq_backend(self, "QActivation(quantized_lq)")
-        _require_io_parallel(self)
         levels = self.levels().level_values
         if not np.array_equal(levels, levels.astype(np.float32)):
             raise ValueError(f"layer '{self.name}': LQ levels are not exact in float32 (Keras would round them)")
@@ -83,9 +73,11 @@ def upstream_levels(node: Layer) -> LQInput | None:
 
 
 def source_precision(node: Layer):
-    """The precision the kernel really receives: in io_parallel a Reshape/Flatten is an alias of its input."""
+    """The precision the kernel really receives: in io_parallel a Reshape/Flatten is an alias of its
+    input (its own type may be stale), in io_stream it is a real copy into its own type."""
     current = node.get_input_node()
-    while current is not None and current.class_name == "Reshape":
+    parallel = node.model.config.get_config_value("IOType") == "io_parallel"
+    while parallel and current is not None and current.class_name == "Reshape":
         current = current.get_input_node()
     variable = current.get_output_variable() if current is not None else node.get_input_variable()
     return variable.type.precision
@@ -112,7 +104,6 @@ class LQRowLayer(Layer):
 
     def initialize(self):
         _require_msq_backend(self, "an LQ/binary kernel")
-        _require_io_parallel(self)
         kernel: LQKernel = self.get_attr("lq_kernel")
         bias = np.asarray(self.get_attr("bias_values"), dtype=np.float64)
         inp = self.input_planes()

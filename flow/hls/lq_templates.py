@@ -182,7 +182,7 @@ class LQActivationConfigTemplate(LayerConfigTemplate):
             n_in=node.get_attr("n_in"),
             n_levels=len(levels.level_values),
             mid_t=exact_spec_of(mids).cpp(),
-            level_t=node.get_output_variable().type.name,
+            level_t=node.get_output_variable().type.precision.definition_cpp(),
             midpoints=_exact(mids),
             levels=_exact(levels.level_values),
         )

@@ -5,6 +5,7 @@
 #define NNET_LQ_ACTIVATION_H_
 
 #include "ap_fixed.h"
+#include "hls_stream.h"
 #include "nnet_common.h"
 
 namespace nnet {
@@ -19,21 +20,44 @@ struct lq_activation_config {
     static level_t level(unsigned l) { return l == 0 ? -1 : 1; }
 };
 
+// The nearest level of one value: the number of midpoints below it indexes the sorted levels.
+template <class data_T, typename CONFIG_T> typename CONFIG_T::level_t lq_nearest_level(data_T x) {
+    #pragma HLS INLINE
+    unsigned idx = 0;
+Midpoints:
+    for (unsigned l = 0; l + 1 < CONFIG_T::n_levels; l++) {
+        #pragma HLS UNROLL
+        if (x > CONFIG_T::midpoint(l)) {
+            idx++;
+        }
+    }
+    return CONFIG_T::level(idx);
+}
+
 template <class data_T, class res_T, typename CONFIG_T>
 void lq_activation(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in]) {
     #pragma HLS PIPELINE
 Values:
     for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
         #pragma HLS UNROLL
-        unsigned idx = 0;
-    Midpoints:
-        for (unsigned l = 0; l + 1 < CONFIG_T::n_levels; l++) {
+        res[i] = lq_nearest_level<data_T, CONFIG_T>(data[i]);
+    }
+}
+
+// io_stream: packet by packet.
+template <class data_T, class res_T, typename CONFIG_T>
+void lq_activation(hls::stream<data_T> &data, hls::stream<res_T> &res) {
+Packets:
+    for (unsigned p = 0; p < CONFIG_T::n_in / data_T::size; p++) {
+        #pragma HLS PIPELINE
+        data_T in = data.read();
+        res_T out;
+    Values:
+        for (unsigned c = 0; c < data_T::size; c++) {
             #pragma HLS UNROLL
-            if (data[i] > CONFIG_T::midpoint(l)) {
-                idx++;
-            }
+            out[c] = lq_nearest_level<typename data_T::value_type, CONFIG_T>(in[c]);
         }
-        res[i] = CONFIG_T::level(idx);
+        res.write(out);
     }
 }
 

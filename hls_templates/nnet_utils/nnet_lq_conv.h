@@ -94,6 +94,59 @@ void lq_conv_resource(data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CON
     lq_conv_compute<data_T, res_T, CONFIG_T>(data, res, weights, basis, biases);
 }
 
+// io_stream: one packet of n_chan values per input pixel, one of n_filt values per output pixel.
+// The frame is buffered whole (simple and exact; a line buffer would hold filt_height rows).
+template <class data_T, class res_T, typename CONFIG_T>
+void lq_conv_stream(hls::stream<data_T> &data, hls::stream<res_T> &res,
+                    typename CONFIG_T::mult_config::weight_t weights[CONFIG_T::n_filt * CONFIG_T::mult_config::n_in],
+                    typename CONFIG_T::mult_config::basis_t basis[CONFIG_T::n_filt * CONFIG_T::mult_config::kw],
+                    typename CONFIG_T::mult_config::bias_t biases[CONFIG_T::n_filt]) {
+    typedef typename data_T::value_type in_t;
+    typedef typename res_T::value_type out_t;
+    in_t frame[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan];
+    out_t out[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt];
+ReadFrame:
+    for (unsigned p = 0; p < CONFIG_T::in_height * CONFIG_T::in_width; p++) {
+        #pragma HLS PIPELINE
+        data_T packet = data.read();
+        for (unsigned c = 0; c < CONFIG_T::n_chan; c++) {
+            #pragma HLS UNROLL
+            frame[p * CONFIG_T::n_chan + c] = packet[c];
+        }
+    }
+    lq_conv_compute<in_t, out_t, CONFIG_T>(frame, out, weights, basis, biases);
+WriteFrame:
+    for (unsigned p = 0; p < CONFIG_T::out_height * CONFIG_T::out_width; p++) {
+        #pragma HLS PIPELINE
+        res_T packet;
+        for (unsigned f = 0; f < CONFIG_T::n_filt; f++) {
+            #pragma HLS UNROLL
+            packet[f] = out[p * CONFIG_T::n_filt + f];
+        }
+        res.write(packet);
+    }
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void lq_conv_latency(hls::stream<data_T> &data, hls::stream<res_T> &res,
+                     typename CONFIG_T::mult_config::weight_t weights[CONFIG_T::n_filt * CONFIG_T::mult_config::n_in],
+                     typename CONFIG_T::mult_config::basis_t basis[CONFIG_T::n_filt * CONFIG_T::mult_config::kw],
+                     typename CONFIG_T::mult_config::bias_t biases[CONFIG_T::n_filt]) {
+    #pragma HLS ARRAY_PARTITION variable=weights complete
+    #pragma HLS ARRAY_PARTITION variable=basis complete
+    lq_conv_stream<data_T, res_T, CONFIG_T>(data, res, weights, basis, biases);
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void lq_conv_resource(hls::stream<data_T> &data, hls::stream<res_T> &res,
+                      typename CONFIG_T::mult_config::weight_t weights[CONFIG_T::n_filt * CONFIG_T::mult_config::n_in],
+                      typename CONFIG_T::mult_config::basis_t basis[CONFIG_T::n_filt * CONFIG_T::mult_config::kw],
+                      typename CONFIG_T::mult_config::bias_t biases[CONFIG_T::n_filt]) {
+    #pragma HLS ARRAY_RESHAPE variable=weights block factor=CONFIG_T::mult_config::lanes
+    #pragma HLS BIND_STORAGE variable=weights type=rom_np impl=bram
+    lq_conv_stream<data_T, res_T, CONFIG_T>(data, res, weights, basis, biases);
+}
+
 } // namespace nnet
 
 #endif

@@ -195,6 +195,58 @@ void lq_dense_resource(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
     lq_dense_compute<data_T, res_T, CONFIG_T>(data, res, weights, basis, biases);
 }
 
+// io_stream: read the input vector from its packets, compute, write the output packets.
+template <class data_T, class res_T, typename CONFIG_T>
+void lq_dense_stream(hls::stream<data_T> &data, hls::stream<res_T> &res,
+                     typename CONFIG_T::weight_t weights[CONFIG_T::n_out * CONFIG_T::n_in],
+                     typename CONFIG_T::basis_t basis[CONFIG_T::n_out * CONFIG_T::kw],
+                     typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
+    typename data_T::value_type in[CONFIG_T::n_in];
+    typename res_T::value_type out[CONFIG_T::n_out];
+    #pragma HLS ARRAY_PARTITION variable=in complete
+    #pragma HLS ARRAY_PARTITION variable=out complete
+ReadInput:
+    for (unsigned p = 0; p < CONFIG_T::n_in / data_T::size; p++) {
+        #pragma HLS PIPELINE
+        data_T packet = data.read();
+        for (unsigned c = 0; c < data_T::size; c++) {
+            #pragma HLS UNROLL
+            in[p * data_T::size + c] = packet[c];
+        }
+    }
+    lq_dense_compute<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(in, out, weights, basis, biases);
+WriteOutput:
+    for (unsigned p = 0; p < CONFIG_T::n_out / res_T::size; p++) {
+        #pragma HLS PIPELINE
+        res_T packet;
+        for (unsigned c = 0; c < res_T::size; c++) {
+            #pragma HLS UNROLL
+            packet[c] = out[p * res_T::size + c];
+        }
+        res.write(packet);
+    }
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void lq_dense_latency(hls::stream<data_T> &data, hls::stream<res_T> &res,
+                      typename CONFIG_T::weight_t weights[CONFIG_T::n_out * CONFIG_T::n_in],
+                      typename CONFIG_T::basis_t basis[CONFIG_T::n_out * CONFIG_T::kw],
+                      typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
+    #pragma HLS ARRAY_PARTITION variable=weights complete
+    #pragma HLS ARRAY_PARTITION variable=basis complete
+    lq_dense_stream<data_T, res_T, CONFIG_T>(data, res, weights, basis, biases);
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void lq_dense_resource(hls::stream<data_T> &data, hls::stream<res_T> &res,
+                       typename CONFIG_T::weight_t weights[CONFIG_T::n_out * CONFIG_T::n_in],
+                       typename CONFIG_T::basis_t basis[CONFIG_T::n_out * CONFIG_T::kw],
+                       typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
+    #pragma HLS ARRAY_RESHAPE variable=weights block factor=CONFIG_T::lanes
+    #pragma HLS BIND_STORAGE variable=weights type=rom_np impl=bram
+    lq_dense_stream<data_T, res_T, CONFIG_T>(data, res, weights, basis, biases);
+}
+
 } // namespace nnet
 
 #endif
