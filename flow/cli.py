@@ -73,7 +73,12 @@ def cmd_estimate(args) -> int:
     result = optimize(works, board) if args.optimize else estimate(works, board)
     print(format_estimate(result))
     if args.optimize:
-        print(f"best: SP2 share {result['sp2_share']:.2f}, ReuseFactor {result['reuse_factor']} (retrain with that share)")
+        from flow.resources.estimate import LayerWork
+
+        if any(isinstance(w, LayerWork) for w in works):
+            print(f"best: SP2 share {result['sp2_share']:.2f}, ReuseFactor {result['reuse_factor']} (retrain with that share)")
+        else:
+            print(f"best: ReuseFactor {result['reuse_factor']}")
     return 0 if all(result["fits"].values()) else 1
 
 

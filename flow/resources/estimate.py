@@ -87,7 +87,11 @@ def accumulator_width(work: LayerWork) -> int:
     return work.data_bits + work.weight_bits + math.ceil(math.log2(work.n_in)) + 1
 
 
-def estimate_layer(work: LayerWork, costs: Costs) -> dict:
+def estimate_layer(work, costs: Costs) -> dict:
+    from flow.resources.lq import LQWork, estimate_lq_layer
+
+    if isinstance(work, LQWork):
+        return estimate_lq_layer(work, costs)
     rf = work.reuse_factor
     fix_lanes = -(-work.n_in * work.n_fix // rf) if work.n_fix else 0
     sp2_lanes = -(-work.n_in * work.n_sp2 // rf) if work.n_sp2 else 0
@@ -203,18 +207,23 @@ def resnet18_workload(weight_bits: int = 4, data_bits: int = 8) -> list[LayerWor
     return [LayerWork(n, k, c, 0, p, weight_bits, data_bits) for n, k, c, p in shapes]
 
 
-def works_from_model(model, reuse_factor: int = 1, data_bits: int = 8) -> list[LayerWork]:
-    """Row-quantized layers of a Keras model (SP2/MSQ kernels) as :class:`LayerWork`.
+def works_from_model(model, reuse_factor: int = 1, data_bits: int = 8) -> list:
+    """Row-quantized layers of a Keras model (SP2/MSQ kernels) as :class:`LayerWork`, LQ/binary
+    layers (``quantized_lq`` kernels) as :class:`flow.resources.lq.LQWork`.
 
     MSQ rows must be frozen (the assignment decides how many rows are SP2).
     """
     import numpy as np
 
-    from flow.quantizers import RowQuantizer, quantized_msq, quantized_sp2
+    from flow.quantizers import RowQuantizer, quantized_lq, quantized_msq, quantized_sp2
+    from flow.resources.lq import lq_work
 
     works = []
     for layer in model.layers:
         q = getattr(layer, "kernel_quantizer_internal", None)
+        if isinstance(q, quantized_lq):
+            works.append(lq_work(layer, model, reuse_factor, data_bits))
+            continue
         if not isinstance(q, RowQuantizer):
             continue
         shape = layer.kernel.shape
@@ -230,12 +239,7 @@ def works_from_model(model, reuse_factor: int = 1, data_bits: int = 8) -> list[L
         n_in = int(np.prod(shape[:-1]))
         works.append(LayerWork(layer.name, n_in, n_out, n_sp2, pixels, q.bits, data_bits, reuse_factor))
     if not works:
-        lq = [layer.name for layer in model.layers if type(getattr(layer, "kernel_quantizer_internal", None)).__name__ == "quantized_lq"]
-        extra = (
-            f"; its LQ/binary layers {lq} are not in the resource model yet (their bit-plane kernels are LUT-only: "
-            "synthesize with Vitis HLS for numbers)" if lq else ""
-        )
-        raise ValueError(f"model '{model.name}' has no SP2/MSQ layer to estimate{extra}")
+        raise ValueError(f"model '{model.name}' has no SP2/MSQ/LQ layer to estimate")
     return works
 
 
@@ -264,7 +268,12 @@ def optimize(works: list[LayerWork], board: Board, costs: Costs | None = None, b
     for rf in reuse_factors:
         for i in range(int(round(1 / step)) + 1):
             share = round(i * step, 10)
-            trial = [dataclasses.replace(w, n_sp2=round(share * w.n_out), reuse_factor=rf) for w in works]
+            trial = [
+                dataclasses.replace(w, n_sp2=round(share * w.n_out), reuse_factor=rf)
+                if isinstance(w, LayerWork)
+                else dataclasses.replace(w, reuse_factor=rf)
+                for w in works
+            ]
             result = estimate(trial, board, costs, budget)
             result.update(sp2_share=share, reuse_factor=rf)
             if all(result["fits"].values()):
