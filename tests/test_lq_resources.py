@@ -36,7 +36,7 @@ def test_lq_layer_costs_no_dsp_and_scales_with_planes_and_reuse():
     shared = estimate_lq_layer(LQWork("q", 256, 64, kx=4, kw=3, levels=8, reuse_factor=8), costs)
     assert binary["dsp"] == int3["dsp"] == shared["dsp"] == 0
     assert binary["lut"] < int3["lut"]
-    assert shared["lut"] < int3["lut"] / 4 and shared["cycles"] == 8 and shared["bram36"] >= 1
+    assert shared["lut"] < int3["lut"] / 2 and shared["cycles"] == 8 and shared["bram36"] >= 1
     assert int3["bram36"] == 0 and int3["lut_lanes"] == 64 and shared["lut_lanes"] == 8
 
 
@@ -52,3 +52,11 @@ def test_estimate_and_optimize_an_lq_model():
 def test_bad_sizes_are_refused():
     with pytest.raises(ValueError, match="layer 'x': sizes, planes and reuse factor must be positive"):
         LQWork("x", 16, 4, kx=0, kw=1)
+
+
+def test_constant_weights_fold_the_offset_plane_of_a_dense_layer():
+    """Latency (constant weights): a Dense layer's offset plane is a constant, a conv's is not (padding)."""
+    costs = Costs()
+    dense = estimate_lq_layer(LQWork("d", 64, 8, kx=3, kw=1, levels=4), costs)
+    conv = estimate_lq_layer(LQWork("c", 64, 8, kx=3, kw=1, levels=4, pixels=16), costs)
+    assert dense["lut"] < conv["lut"]

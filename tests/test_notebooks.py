@@ -1,4 +1,4 @@
-"""Notebooks 1, 2 (host environment) and 4 (board environment, simulated device) run green with
+"""Notebooks 1, 2, 5 (host environment) and 4 (board environment, simulated device) run green with
 small settings and show their plots; notebook 3 (vendor tools) is checked for syntax only."""
 
 from __future__ import annotations
@@ -60,6 +60,17 @@ def test_notebooks_1_and_2(tmp_path):
     text = _text(nb2)
     assert "C-sim vs Keras: 4500 / 4500 outputs equal" in text and "best: SP2 share" in text
     assert _images(nb2) >= 1
+
+
+def test_notebook_5_lq(tmp_path):
+    import sys
+
+    env = {"MSQ_NOTEBOOK_SMALL": "1", "MSQ_NOTEBOOK_OUT": str(tmp_path / "out"), "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    nb5 = _execute(sys.executable, "5_lq_binary.ipynb", ROOT, env, tmp_path)
+    text = _text(nb5)
+    assert "C-sim vs Keras: 4500 / 4500 outputs equal" in text and "LQDense" in text and "LQActivation" in text
+    assert "| 3 |" in text and "LQ int1: about" in text
+    assert _images(nb5) >= 2
 
 
 def test_notebook_4_on_the_simulated_device(overlay_builds, digits, tmp_path):

@@ -43,6 +43,7 @@ def runs() -> list[dict]:
         out.append({"block": "adder", "module": "adder", "params": {"W": w}, "nodsp": True})
         out.append({"block": "accumulator", "module": "accumulator", "params": {"W": w}, "nodsp": True})
     out.append({"block": "xnor_popcount", "module": "xnor_popcount", "params": {"N": 64}, "nodsp": True})
+    out.append({"block": "popcount", "module": "popcount", "params": {"N": 64}, "nodsp": True})
     return out
 
 

@@ -5,16 +5,18 @@ One LQ layer with ``n_in`` inputs per row, ``kx`` input planes (offset plane inc
 weight planes at reuse factor ``RF`` is built as
 
     lanes        = ceil(n_out / RF) rows in flight, each computing kx * kw plane pairs:
-                   ceil(n_in / 64) XNOR-popcount blocks of 64 bits plus their adder tree, a
-                   constant multiple (by the input plane's mantissa: about two adders) and an
-                   adder; then per weight plane one LUT multiplier by its 8-bit basis mantissa
+                   ceil(n_in / 64) popcount blocks of 64 bits plus their adder tree, a constant
+                   multiple (by the input plane's mantissa: about two adders) and an adder;
+                   then per weight plane a multiple of its 8-bit basis mantissa
     encoder      = (levels - 1) comparators per input for an LQ input (shared by all rows),
                    nothing for a fixed-point input (its bits are the planes)
     cycles       = RF per input vector, times ``pixels`` for a convolution
     weight ROM   = BRAM36 when RF > 1, n_in * n_out * kw bits; no DSP at all
 
-The XNOR-popcount block is measured with run-time weights; under Latency the weights are
-constants and the XNOR folds away, so this is an upper bound there. Not checked against Vitis HLS.
+Weights from ROM (RF > 1): XNOR-popcount blocks and LUT multipliers by the basis. Constant weights
+(Latency, RF = 1): the XNOR folds into the popcount's LUTs (``popcount`` block), the basis
+multiple is a constant one (about two adders), and for a Dense layer the offset plane's pairs are
+constants (HLS folds them). Not checked against Vitis HLS.
 """
 
 from __future__ import annotations
@@ -55,14 +57,17 @@ def estimate_lq_layer(work: LQWork, costs) -> dict:
     lanes = -(-work.n_out // work.reuse_factor)
     words = -(-work.n_in // POPCOUNT_BITS)
     count_bits = math.ceil(math.log2(work.n_in + 1)) + 1
-    popcount = costs.block("xnor_popcount", N=min(work.n_in, POPCOUNT_BITS))["lut"]
+    constant = work.reuse_factor == 1
+    popcount = costs.block("popcount" if constant else "xnor_popcount", N=min(work.n_in, POPCOUNT_BITS))["lut"]
     tree = costs.block("adder", W=count_bits)["lut"]
     inner_bits = count_bits + MANTISSA_BITS + math.ceil(math.log2(work.kx))
     acc_bits = inner_bits + MANTISSA_BITS + math.ceil(math.log2(work.kw)) + 1
     inner_adder = costs.block("adder", W=inner_bits)["lut"]
+    acc_adder = costs.block("adder", W=acc_bits)["lut"]
     pair = words * popcount + (words - 1) * tree + 3 * inner_adder  # popcounts, tree, constant multiple, sum
-    basis_product = costs.block("fixed_mul_lut", A=inner_bits, K=MANTISSA_BITS)["lut"] + costs.block("adder", W=acc_bits)["lut"]
-    row = work.kx * work.kw * pair + work.kw * basis_product
+    multiple = 2 * acc_adder if constant else costs.block("fixed_mul_lut", A=inner_bits, K=MANTISSA_BITS)["lut"]
+    live_x_planes = work.kx - 1 if constant and work.pixels == 1 else work.kx  # the offset plane is constant
+    row = live_x_planes * work.kw * pair + work.kw * (multiple + acc_adder)
     encoder = work.n_in * max(0, work.levels - 1) * costs.block("adder", W=work.data_bits)["lut"]
     acc = costs.block("accumulator", W=acc_bits)
     weight_bits = work.n_in * work.n_out * work.kw

@@ -50,6 +50,19 @@ module xnor_popcount #(parameter N = 64) (
     end
 endmodule
 
+// Binary lane with constant weights (Latency strategy): the XNOR folds into the LUTs, the popcount remains.
+module popcount #(parameter N = 64) (
+    input [N-1:0] x,
+    output reg [$clog2(N):0] count
+);
+    integer i;
+    always @* begin
+        count = 0;
+        for (i = 0; i < N; i = i + 1)
+            count = count + x[i];
+    end
+endmodule
+
 // One step of an adder tree: W-bit two-input adder.
 module adder #(parameter W = 16) (
     input signed [W-1:0] a,
