@@ -75,6 +75,15 @@ def call_flat(model, x):
     return [tensors[o.ref()] for o in model.outputs]
 
 
+def all_layers(model):
+    """Every layer of ``model``, nested models' layers in their place (not the nested models)."""
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.Model):
+            yield from all_layers(layer)
+        else:
+            yield layer
+
+
 def activation_name(layer) -> str:
     """The Keras name of a layer's activation ('linear', 'relu', ...)."""
     act = getattr(layer, "activation", None)

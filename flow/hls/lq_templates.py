@@ -9,7 +9,7 @@ from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
 from flow.hls.encode import lanes
 from flow.hls.lq_encode import LQInput, LQKernel, LQTypes, exact_spec_of
 from flow.hls.lq_layers import LQActivation, LQConv1D, LQConv2D, LQDense
-from flow.hls.templates import CONV_TEMPLATE
+from flow.hls.templates import conv_config
 
 DENSE_HEADER = "nnet_utils/nnet_lq_dense.h"
 CONV_HEADER = "nnet_utils/nnet_lq_conv.h"
@@ -148,18 +148,7 @@ class LQConvConfigTemplate(LayerConfigTemplate):
         super().__init__((LQConv1D, LQConv2D))
 
     def format(self, node):
-        geometry = {
-            "index": node.index,
-            "in_height": node.get_attr("in_height", 1),
-            "filt_height": node.get_attr("filt_height", 1),
-            "stride_height": node.get_attr("stride_height", 1),
-            "pad_top": node.get_attr("pad_top", 0),
-            "out_height": node.get_attr("out_height", 1),
-        }
-        for name in ("in_width", "n_chan", "filt_width", "n_filt", "stride_width", "pad_left", "out_width"):
-            geometry[name] = node.get_attr(name)
-        conv = CONV_TEMPLATE.format(**geometry).replace("nnet::msq_conv_config", "nnet::lq_conv_config")
-        return planes_config(node, f"config{node.index}_mult") + "\n" + conv
+        return planes_config(node, f"config{node.index}_mult") + "\n" + conv_config(node, "lq_conv_config")
 
 
 class LQConvFunctionTemplate(FunctionCallTemplate):

@@ -49,7 +49,7 @@ ROWS_TEMPLATE = """struct {name} : nnet::msq_dense_config {{
 }};
 """
 
-CONV_TEMPLATE = """struct config{index} : nnet::msq_conv_config {{
+CONV_TEMPLATE = """struct config{index} : nnet::{base} {{
     static const unsigned in_height = {in_height};
     static const unsigned in_width = {in_width};
     static const unsigned n_chan = {n_chan};
@@ -133,22 +133,28 @@ class MSQDenseFunctionTemplate(FunctionCallTemplate):
         return DENSE_CALL.format(**_call_params(self, node))
 
 
+def conv_config(node, base: str) -> str:
+    """The geometry struct ``config<index>`` of a Conv1D/Conv2D node (Conv1D: height 1), derived from ``base``."""
+    geometry = {
+        "index": node.index,
+        "base": base,
+        "in_height": node.get_attr("in_height", 1),
+        "filt_height": node.get_attr("filt_height", 1),
+        "stride_height": node.get_attr("stride_height", 1),
+        "pad_top": node.get_attr("pad_top", 0),
+        "out_height": node.get_attr("out_height", 1),
+    }
+    for name in ("in_width", "n_chan", "filt_width", "n_filt", "stride_width", "pad_left", "out_width"):
+        geometry[name] = node.get_attr(name)
+    return CONV_TEMPLATE.format(**geometry)
+
+
 class MSQConvConfigTemplate(LayerConfigTemplate):
     def __init__(self):
         super().__init__((MSQConv1D, MSQConv2D))
 
     def format(self, node):
-        geometry = {
-            "index": node.index,
-            "in_height": node.get_attr("in_height", 1),
-            "filt_height": node.get_attr("filt_height", 1),
-            "stride_height": node.get_attr("stride_height", 1),
-            "pad_top": node.get_attr("pad_top", 0),
-            "out_height": node.get_attr("out_height", 1),
-        }
-        for name in ("in_width", "n_chan", "filt_width", "n_filt", "stride_width", "pad_left", "out_width"):
-            geometry[name] = node.get_attr(name)
-        return rows_config(node, f"config{node.index}_mult") + "\n" + CONV_TEMPLATE.format(**geometry)
+        return rows_config(node, f"config{node.index}_mult") + "\n" + conv_config(node, "msq_conv_config")
 
 
 class MSQConvFunctionTemplate(FunctionCallTemplate):

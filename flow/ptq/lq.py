@@ -19,7 +19,7 @@ from flow.bitwidth.build import head_layers
 from flow.bitwidth.quantize import integer_bits
 from flow.lq import reference
 from flow.quantizers.lq import quantized_lq
-from flow.rewrite import COPIED, activation_name, call_flat, layer_config, layer_outputs, rewrite
+from flow.rewrite import COPIED, activation_name, all_layers, call_flat, layer_config, layer_outputs, rewrite
 
 _KERNELS = {"Dense": QDense, "Conv2D": QConv2D}
 
@@ -94,7 +94,7 @@ def unfreeze_kernels(model, momentum: float | None = None) -> int:
     Call before compiling/training the model (Keras traces the quantizers then).
     """
     count = 0
-    for layer in _layers(model):
+    for layer in all_layers(model):
         q = getattr(layer, "kernel_quantizer_internal", None)
         if isinstance(q, quantized_lq) and q.per_channel and q.basis is not None:
             if momentum is None:
@@ -104,10 +104,3 @@ def unfreeze_kernels(model, momentum: float | None = None) -> int:
             count += 1
     return count
 
-
-def _layers(model):
-    for layer in model.layers:
-        if isinstance(layer, tf.keras.Model):
-            yield from _layers(layer)
-        else:
-            yield layer

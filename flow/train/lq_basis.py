@@ -6,21 +6,14 @@ from __future__ import annotations
 import tensorflow as tf
 
 from flow.quantizers.lq import quantized_lq
-
-
-def _layers(model):
-    for layer in model.layers:
-        if isinstance(layer, tf.keras.Model):
-            yield from _layers(layer)
-        else:
-            yield layer
+from flow.rewrite import all_layers
 
 
 def moving_basis_layers(model) -> list:
     """Layers whose kernel quantizer is an LQ quantizer with a moving-average basis."""
     return [
         layer
-        for layer in _layers(model)
+        for layer in all_layers(model)
         if isinstance(getattr(layer, "kernel_quantizer_internal", None), quantized_lq)
         and layer.kernel_quantizer_internal.momentum is not None
     ]

@@ -14,6 +14,7 @@
 #include "ap_int.h"
 #include "hls_stream.h"
 #include "nnet_common.h"
+#include "nnet_msq_stream.h"
 
 namespace nnet {
 
@@ -205,26 +206,9 @@ void lq_dense_stream(hls::stream<data_T> &data, hls::stream<res_T> &res,
     typename res_T::value_type out[CONFIG_T::n_out];
     #pragma HLS ARRAY_PARTITION variable=in complete
     #pragma HLS ARRAY_PARTITION variable=out complete
-ReadInput:
-    for (unsigned p = 0; p < CONFIG_T::n_in / data_T::size; p++) {
-        #pragma HLS PIPELINE
-        data_T packet = data.read();
-        for (unsigned c = 0; c < data_T::size; c++) {
-            #pragma HLS UNROLL
-            in[p * data_T::size + c] = packet[c];
-        }
-    }
+    msq_read_packets<data_T, CONFIG_T::n_in>(data, in);
     lq_dense_compute<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(in, out, weights, basis, biases);
-WriteOutput:
-    for (unsigned p = 0; p < CONFIG_T::n_out / res_T::size; p++) {
-        #pragma HLS PIPELINE
-        res_T packet;
-        for (unsigned c = 0; c < res_T::size; c++) {
-            #pragma HLS UNROLL
-            packet[c] = out[p * res_T::size + c];
-        }
-        res.write(packet);
-    }
+    msq_write_packets<res_T, CONFIG_T::n_out>(out, res);
 }
 
 template <class data_T, class res_T, typename CONFIG_T>

@@ -124,26 +124,10 @@ void msq_conv_stream(hls::stream<data_T> &data, hls::stream<res_T> &res,
     typedef typename res_T::value_type out_t;
     in_t frame[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan];
     out_t out[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt];
-ReadFrame:
-    for (unsigned p = 0; p < CONFIG_T::in_height * CONFIG_T::in_width; p++) {
-        #pragma HLS PIPELINE
-        data_T packet = data.read();
-        for (unsigned c = 0; c < CONFIG_T::n_chan; c++) {
-            #pragma HLS UNROLL
-            frame[p * CONFIG_T::n_chan + c] = packet[c];
-        }
-    }
+    // one packet per pixel
+    msq_read_packets<data_T, CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan>(data, frame);
     msq_conv_compute<in_t, out_t, CONFIG_T>(frame, out, wf, ws, biases);
-WriteFrame:
-    for (unsigned p = 0; p < CONFIG_T::out_height * CONFIG_T::out_width; p++) {
-        #pragma HLS PIPELINE
-        res_T packet;
-        for (unsigned f = 0; f < CONFIG_T::n_filt; f++) {
-            #pragma HLS UNROLL
-            packet[f] = out[p * CONFIG_T::n_filt + f];
-        }
-        res.write(packet);
-    }
+    msq_write_packets<res_T, CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt>(out, res);
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
