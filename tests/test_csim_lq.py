@@ -89,7 +89,9 @@ def test_lq_conv2d_bit_exact(kx, kw, io_type, project_dir):
     chain.add(QConv2D(5, 2, strides=2, padding="same", name="c2", **_kernel(kw, 4)))
     chain.lq(kx, "a2").add(tf.keras.layers.Flatten(name="flat")).add(QDense(3, name="fc", **_kernel(kw, 5)))
     hls = _check(chain.model(), x, project_dir, io_type=io_type)
-    assert all(hls.graph[name].get_attr("lq_input").is_lq for name in ("c1", "c2", "fc"))
+    planes = {name: hls.graph[name].get_attr("lq_input") for name in ("c1", "c2", "fc")}
+    assert all(p.is_lq for p in planes.values())
+    assert planes["c1"].offset_plane and not planes["fc"].offset_plane  # padded conv keeps it, Dense folds it
 
 
 def test_lq_conv1d_bit_exact(project_dir):
@@ -97,7 +99,9 @@ def test_lq_conv1d_bit_exact(project_dir):
     x = _grid(rng, (60, 16, 3))
     chain = Chain((16, 3), x).lq(2, "a0").add(QConv1D(4, 3, padding="same", name="c1", **_kernel(2, 6)))
     chain.lq(2, "a1").add(QConv1D(3, 3, strides=2, name="c2", **_kernel(1, 7)))
-    _check(chain.model(), x, project_dir)
+    hls = _check(chain.model(), x, project_dir)
+    assert hls.graph["c1"].get_attr("lq_input").offset_plane  # 'same'
+    assert not hls.graph["c2"].get_attr("lq_input").offset_plane  # 'valid': the offset is in the bias
 
 
 @pytest.mark.parametrize("reuse,io_type", [(3, "io_parallel"), (8, "io_parallel"), (4, "io_stream")])
@@ -135,7 +139,8 @@ def test_generated_lq_code_uses_planes_not_multipliers(project_dir):
     params = (project_dir / "firmware" / "parameters.h").read_text()
     assert "nnet::lq_activation<" in source and "nnet::lq_dense_latency<" in source
     assert "static const bool lq_input = true;" in params
-    assert "static const unsigned kx = 3;" in params  # two LQ planes + the offset plane
+    assert "static const unsigned kx = 2;" in params  # two LQ planes; a Dense layer's offset is in its bias
+    assert "static const bool offset_plane = false;" in params
     assert "static const unsigned kw = 1;" in params
     assert "typedef ap_uint<1> wc" in (project_dir / "firmware" / "defines.h").read_text()
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from flow.hls.encode import FixedSpec
-from flow.hls.lq_encode import dense_reference, encode_kernel, fixed_planes, lq_levels
+from flow.hls.lq_encode import dense_reference, encode_kernel, fixed_planes, fold_offset_plane, lq_levels
 from flow.lq import reference as R
 
 
@@ -32,7 +32,8 @@ def test_lq_levels_are_integer_multiples_of_one_grid():
 
 @pytest.mark.parametrize("kw", [1, 2, 3])
 @pytest.mark.parametrize("lq_input", [True, False])
-def test_plane_products_equal_the_matrix_product(rng, kw, lq_input):
+@pytest.mark.parametrize("fold", [False, True])
+def test_plane_products_equal_the_matrix_product(rng, kw, lq_input, fold):
     w = rng.normal(0, 0.3, (30, 7))
     basis = R.on_grid(R.qem_fit_channels(w, kw, 3), 6)
     codes = np.stack([R.encode(w[:, j], basis[:, j]) for j in range(7)], axis=1)
@@ -45,7 +46,11 @@ def test_plane_products_equal_the_matrix_product(rng, kw, lq_input):
     else:
         inp = fixed_planes(FixedSpec(7, 3, True), "x")
         x = rng.integers(-64, 64, (20, 30)) / 16.0
-    np.testing.assert_array_equal(dense_reference(x, kernel, inp, bias), x @ values + bias)
+    expected = x @ values + bias
+    if fold:  # the offset plane's constant share moves into the bias, the kernel runs one plane fewer
+        inp, bias = fold_offset_plane(kernel, inp, bias)
+        assert not inp.offset_plane
+    np.testing.assert_array_equal(dense_reference(x, kernel, inp, bias), expected)
 
 
 def test_codes_that_do_not_decode_to_the_weights_are_an_internal_error():

@@ -54,9 +54,9 @@ def test_bad_sizes_are_refused():
         LQWork("x", 16, 4, kx=0, kw=1)
 
 
-def test_constant_weights_fold_the_offset_plane_of_a_dense_layer():
-    """Latency (constant weights): a Dense layer's offset plane is a constant, a conv's is not (padding)."""
+def test_a_padded_conv_keeps_its_offset_plane():
+    """Without padding the converter folds the offset plane into the bias; a 'same' conv keeps it."""
     costs = Costs()
-    dense = estimate_lq_layer(LQWork("d", 64, 8, kx=3, kw=1, levels=4), costs)
-    conv = estimate_lq_layer(LQWork("c", 64, 8, kx=3, kw=1, levels=4, pixels=16), costs)
-    assert dense["lut"] < conv["lut"]
+    valid = estimate_lq_layer(LQWork("v", 64, 8, kx=3, kw=1, levels=4, pixels=16), costs)
+    same = estimate_lq_layer(LQWork("s", 64, 8, kx=3, kw=1, levels=4, pixels=16, padded=True), costs)
+    assert valid["lut"] < same["lut"]

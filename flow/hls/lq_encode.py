@@ -20,10 +20,14 @@ Then ``y_j = b_j + 2**(ex + ew_j) * acc_j`` with the integer
 
 which is what the C++ computes (XNOR + popcount per plane pair, then the basis products).
 Zero padding of a convolution drops the position from every plane (``n`` counts valid inputs).
+Where no position is ever padded (Dense, 'valid' convolutions) the offset plane's share is the
+constant ``2**ex * mc * sum_i w_ij``: :func:`fold_offset_plane` moves it into the bias and the
+kernel runs without that plane.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,6 +95,8 @@ class LQInput:
     level_codes: np.ndarray | None = None
     #: LQ inputs: the sorted level values (for sizing and for the activation layer).
     level_values: np.ndarray | None = None
+    #: False once :func:`fold_offset_plane` moved the offset into the bias (``mantissa`` then has no mc).
+    offset_plane: bool = True
 
     @property
     def kx(self) -> int:
@@ -126,6 +132,13 @@ def fixed_planes(data: FixedSpec, what: str) -> LQInput:
         s[-1] = -1
     m = s * (np.int64(1) << np.arange(data.width, dtype=np.int64))
     return LQInput(np.append(m, int(np.sum(m))), -data.fractional - 1)
+
+
+def fold_offset_plane(kernel: LQKernel, inp: LQInput, bias: np.ndarray) -> tuple[LQInput, np.ndarray]:
+    """The input without its offset plane and the bias with the offset's constant share added."""
+    offset = float(inp.mantissa[-1]) * 2.0**inp.exponent
+    folded = dataclasses.replace(inp, mantissa=inp.mantissa[:-1], offset_plane=False)
+    return folded, np.asarray(bias, np.float64) + offset * kernel.values().sum(axis=0)
 
 
 @dataclass(frozen=True)
@@ -179,9 +192,11 @@ def dense_reference(x: np.ndarray, kernel: LQKernel, inp: LQInput, bias: np.ndar
         idx = np.searchsorted(inp.midpoints, x, side="left")
         codes = inp.level_codes[idx]
     else:
+        data_planes = inp.kx - 1 if inp.offset_plane else inp.kx
         raw = np.round(x * 2.0 ** (-inp.exponent - 1)).astype(np.int64)
-        codes = raw & ((1 << (inp.kx - 1)) - 1)
-    codes = codes | (1 << (inp.kx - 1))
+        codes = raw & ((1 << data_planes) - 1)
+    if inp.offset_plane:
+        codes = codes | (1 << (inp.kx - 1))
     ex = ((codes[..., None] >> np.arange(inp.kx)) & 1) * 2 - 1  # (batch, n_in, kx)
     ew = ((kernel.codes[..., None] >> np.arange(kernel.kw)) & 1) * 2 - 1  # (n_out, n_in, kw)
     d = np.einsum("bip,jiq->bjpq", ex, ew)

@@ -17,7 +17,7 @@ from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
 
 from flow.hls.encode import exact_spec
 from flow.hls.layers import FLOAT32_MANTISSA, precision_spec
-from flow.hls.lq_encode import LQInput, LQKernel, exact_spec_of, fixed_planes, lq_levels, size_types
+from flow.hls.lq_encode import LQInput, LQKernel, exact_spec_of, fixed_planes, fold_offset_plane, lq_levels, size_types
 from flow.hls.lq_handler import LQ_ACTIVATION
 
 #: Layers between an LQ activation and a kernel that keep every value on the activation's levels.
@@ -95,6 +95,11 @@ class LQRowLayer(Layer):
     def output_shape(self) -> list[int]:
         raise NotImplementedError
 
+    def never_padded(self) -> bool:
+        """True when every input position of every output is real (Dense, 'valid' convolutions)."""
+        pads = ("pad_top", "pad_bottom", "pad_left", "pad_right")
+        return all(int(self.get_attr(p, 0) or 0) == 0 for p in pads)
+
     def input_planes(self) -> LQInput:
         levels = upstream_levels(self)
         if levels is not None:
@@ -107,6 +112,8 @@ class LQRowLayer(Layer):
         kernel: LQKernel = self.get_attr("lq_kernel")
         bias = np.asarray(self.get_attr("bias_values"), dtype=np.float64)
         inp = self.input_planes()
+        if self.never_padded():
+            inp, bias = fold_offset_plane(kernel, inp, bias)
         bias_spec = exact_spec(bias, f"layer '{self.name}' bias")
         types = size_types(kernel, inp, bias, bias_spec)
         self.set_attr("lq_input", inp)

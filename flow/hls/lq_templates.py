@@ -23,6 +23,7 @@ PLANES_TEMPLATE = """struct {name} : nnet::lq_dense_config {{
     static const unsigned reuse_factor = {reuse};
     static const unsigned lanes = {lanes};
     static const bool lq_input = {lq_input};
+    static const bool offset_plane = {offset_plane};
     static const unsigned n_levels = {n_levels};
     static const unsigned n_mid_alloc = {n_mid_alloc};
     typedef {weight_t} weight_t;
@@ -32,7 +33,7 @@ PLANES_TEMPLATE = """struct {name} : nnet::lq_dense_config {{
     typedef {accum_t} accum_t;
     typedef {out_accum_t} out_accum_t;
     typedef {mid_t} mid_t;
-    // Input planes: x = 2^({in_exp}) * sum_p mx_p e_p, the offset plane last.
+    // Input planes: x = 2^({in_exp}) * sum_p mx_p e_p ({offset_comment}).
     static int in_mantissa(unsigned p) {{
         static const int table[kx] = {{{in_mantissa}}};
         return table[p];
@@ -99,6 +100,8 @@ def planes_config(node, name: str) -> str:
         "reuse": rf,
         "lanes": lanes(kernel.n_out, rf),
         "lq_input": "true" if inp.is_lq else "false",
+        "offset_plane": "true" if inp.offset_plane else "false",
+        "offset_comment": "the offset plane last" if inp.offset_plane else "offset folded into the bias",
         "n_levels": n_levels,
         "n_mid_alloc": max(1, n_levels - 1),
         "weight_t": node.get_weights("wc").type.name,

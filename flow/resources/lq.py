@@ -15,8 +15,8 @@ weight planes at reuse factor ``RF`` is built as
 
 Weights from ROM (RF > 1): XNOR-popcount blocks and LUT multipliers by the basis. Constant weights
 (Latency, RF = 1): the XNOR folds into the popcount's LUTs (``popcount`` block), the basis
-multiple is a constant one (about two adders), and for a Dense layer the offset plane's pairs are
-constants (HLS folds them). Not checked against Vitis HLS.
+multiple is a constant one (about two adders). Without padding the offset plane is folded into the bias by the
+converter in any strategy. Not checked against Vitis HLS.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ class LQWork:
     data_bits: int = 8
     pixels: int = 1
     reuse_factor: int = 1
+    #: a 'same' convolution: border windows are padded, so the offset plane stays in the kernel
+    padded: bool = False
 
     def __post_init__(self):
         if min(self.n_in, self.n_out, self.kx, self.kw, self.pixels, self.reuse_factor) < 1:
@@ -66,7 +68,7 @@ def estimate_lq_layer(work: LQWork, costs) -> dict:
     acc_adder = costs.block("adder", W=acc_bits)["lut"]
     pair = words * popcount + (words - 1) * tree + 3 * inner_adder  # popcounts, tree, constant multiple, sum
     multiple = 2 * acc_adder if constant else costs.block("fixed_mul_lut", A=inner_bits, K=MANTISSA_BITS)["lut"]
-    live_x_planes = work.kx - 1 if constant and work.pixels == 1 else work.kx  # the offset plane is constant
+    live_x_planes = work.kx if work.padded else work.kx - 1  # unpadded: the offset plane is in the bias
     row = live_x_planes * work.kw * pair + work.kw * (multiple + acc_adder)
     encoder = work.n_in * max(0, work.levels - 1) * costs.block("adder", W=work.data_bits)["lut"]
     acc = costs.block("accumulator", W=acc_bits)
@@ -115,4 +117,6 @@ def lq_work(layer, model, reuse_factor: int, data_bits: int) -> LQWork:
     kx = (source.bits if source is not None else data_bits) + 1
     levels = 2**source.bits if source is not None else 0
     kw = layer.kernel_quantizer_internal.bits
-    return LQWork(layer.name, int(np.prod(shape[:-1])), int(shape[-1]), kx, kw, levels, data_bits, pixels, reuse_factor)
+    padded = getattr(layer, "padding", "valid") == "same" and int(np.prod(shape[:-2])) > 1
+    return LQWork(layer.name, int(np.prod(shape[:-1])), int(shape[-1]), kx, kw, levels, data_bits, pixels, reuse_factor,
+                  padded)

@@ -3,8 +3,9 @@
 //
 // Weight row j: w_ij = 2^ew_j * sum_q mw_qj * e_qij, e in {-1, +1}, bit q of the code wc_ij is 1 for +1.
 // Input i:      x_i  = 2^ex   * sum_p mx_p  * e_pi  over kx planes, the last one the offset plane
-//               (always +1). An LQ input is encoded by comparing with the midpoints between its
-//               sorted levels; a fixed-point input uses its own two's-complement bits.
+//               (always +1), unless no input is ever padded: then its constant share is in the bias. An LQ input is encoded
+//               by comparing with the midpoints between its sorted levels; a fixed-point input uses its own two's-complement
+//               bits.
 // Output:       y_j = b_j + 2^(ex + ew_j) * sum_q mw_qj sum_p mx_p (n - 2 popcount(bx_p ^ bw_qj))
 // Every type is sized by the generator so that nothing rounds: y equals x @ W + b exactly.
 #ifndef NNET_LQ_DENSE_H_
@@ -22,11 +23,12 @@ namespace nnet {
 struct lq_dense_config {
     static const unsigned n_in = 1;
     static const unsigned n_out = 1;
-    static const unsigned kx = 2; // input planes, offset plane included
+    static const unsigned kx = 2; // input planes, the offset plane included when there is one
     static const unsigned kw = 1; // weight planes
     static const unsigned reuse_factor = 1;
     static const unsigned lanes = 1;       // ceil(n_out / reuse_factor) rows in flight per cycle
     static const bool lq_input = false;    // true: LQ levels (midpoints), false: fixed-point bits
+    static const bool offset_plane = true; // false: the offset's constant share is in the bias (no padding)
     static const unsigned n_levels = 2;    // levels of an LQ input (2^K)
     static const unsigned n_mid_alloc = 1; // max(n_levels - 1, 1)
     typedef ap_uint<1> weight_t;           // codes, kw bits
@@ -42,7 +44,7 @@ struct lq_dense_config {
     static int row_shift(unsigned j) { return 0; }
 };
 
-// Input -> its kx plane bits (offset plane on top).
+// Input -> its kx plane bits (the offset plane on top unless it was folded into the bias).
 template <class data_T, typename CONFIG_T, bool lq> struct lq_encoder;
 
 template <class data_T, typename CONFIG_T> struct lq_encoder<data_T, CONFIG_T, true> {
@@ -57,7 +59,9 @@ template <class data_T, typename CONFIG_T> struct lq_encoder<data_T, CONFIG_T, t
             }
         }
         ap_uint<CONFIG_T::kx> c = CONFIG_T::level_code(idx);
-        c[CONFIG_T::kx - 1] = 1;
+        if (CONFIG_T::offset_plane) {
+            c[CONFIG_T::kx - 1] = 1;
+        }
         return c;
     }
 };
@@ -65,9 +69,12 @@ template <class data_T, typename CONFIG_T> struct lq_encoder<data_T, CONFIG_T, t
 template <class data_T, typename CONFIG_T> struct lq_encoder<data_T, CONFIG_T, false> {
     static ap_uint<CONFIG_T::kx> code(data_T x) {
         #pragma HLS INLINE
+        const unsigned bits = CONFIG_T::offset_plane ? CONFIG_T::kx - 1 : CONFIG_T::kx; // the data type's width
         ap_uint<CONFIG_T::kx> c = 0;
-        c.range(CONFIG_T::kx - 2, 0) = x.range(CONFIG_T::kx - 2, 0);
-        c[CONFIG_T::kx - 1] = 1;
+        c.range(bits - 1, 0) = x.range(bits - 1, 0);
+        if (CONFIG_T::offset_plane) {
+            c[CONFIG_T::kx - 1] = 1;
+        }
         return c;
     }
 };
