@@ -35,6 +35,25 @@ def precision_spec(precision, where: str) -> FixedSpec:
     raise ValueError(f"{where}: MSQ kernels need a fixed-point or integer input, got {precision}")
 
 
+def add_exact_result(layer: Layer, result: FixedSpec, shape: list[int], hint: str = "") -> None:
+    """The layer's output variable of exact type ``result``; warns where Keras' float32 may round."""
+    if result.width > FLOAT32_MANTISSA:
+        warnings.warn(
+            f"layer '{layer.name}': exact outputs need {result.width} bits; Keras computes this layer in "
+            f"float32 ({FLOAT32_MANTISSA}-bit mantissa), so Keras may round where the C++ does not{hint}",
+            stacklevel=3,
+        )
+    layer.add_output_variable(shape, precision=FixedPrecisionType(result.width, result.integer, signed=True))
+
+
+def add_bias(layer: Layer, bias: np.ndarray, bias_spec: FixedSpec) -> None:
+    """The bias weights ``b<index>`` in their exact type."""
+    layer.add_weights_variable(
+        name="bias", var_name="b{index}", type_name="bias{index}_t",
+        precision=FixedPrecisionType(bias_spec.width, bias_spec.integer, signed=True), data=bias,
+    )
+
+
 class MSQRowLayer(Layer):
     """Shared part: exact types, weight arrays; subclasses give the output shape."""
 
@@ -54,14 +73,7 @@ class MSQRowLayer(Layer):
         bias_spec = exact_spec(bias, f"layer '{self.name}' bias")
         types = size_types(enc, data, bias, bias_spec)
         self.set_attr("msq_types", types)
-        if types.result.width > FLOAT32_MANTISSA:
-            warnings.warn(
-                f"layer '{self.name}': exact outputs need {types.result.width} bits; Keras computes this layer in "
-                f"float32 ({FLOAT32_MANTISSA}-bit mantissa), so Keras may round where the C++ does not",
-                stacklevel=2,
-            )
-        result = FixedPrecisionType(types.result.width, types.result.integer, signed=True)
-        self.add_output_variable(self.output_shape(), precision=result)
+        add_exact_result(self, types.result, self.output_shape())
         self._add_row_weights(enc, bias, bias_spec)
 
     def _add_row_weights(self, enc: DenseEncoding, bias: np.ndarray, bias_spec: FixedSpec):
@@ -76,10 +88,7 @@ class MSQRowLayer(Layer):
             name="ws", var_name="ws{index}", type_name="ws{index}_t",
             precision=IntegerPrecisionType(enc.bits, signed=False), data=ws.reshape(-1),
         )
-        self.add_weights_variable(
-            name="bias", var_name="b{index}", type_name="bias{index}_t",
-            precision=FixedPrecisionType(bias_spec.width, bias_spec.integer, signed=True), data=bias,
-        )
+        add_bias(self, bias, bias_spec)
 
 
 class MSQDense(MSQRowLayer):

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flow.hls.encode import FixedSpec, fractional_bits, signed_integer_bits
+from flow.hls.encode import FixedSpec, exact_spec, fractional_bits, signed_integer_bits
 from flow.lq import reference
 
 MAX_INPUT_PLANES = 24
@@ -165,7 +165,7 @@ def size_types(kernel: LQKernel, inp: LQInput, bias: np.ndarray, bias_spec: Fixe
     res_frac = max(0, int(np.max(-shift, initial=0)), bias_spec.fractional)
     res_int = signed_integer_bits(out_bound)
     oa_int = max(res_int, acc_bits + max(0, int(np.max(shift, initial=0))), bias_spec.integer)
-    midpoint = exact_spec_of(inp.midpoints) if inp.is_lq else None
+    midpoint = exact_spec(inp.midpoints, "LQ midpoints") if inp.is_lq else None
     return LQTypes(
         plane=_int_type(n_in),
         accum=f"ap_int<{acc_bits}>",
@@ -173,13 +173,6 @@ def size_types(kernel: LQKernel, inp: LQInput, bias: np.ndarray, bias_spec: Fixe
         result=FixedSpec(res_int + res_frac, res_int),
         midpoint=midpoint,
     )
-
-
-def exact_spec_of(values: np.ndarray) -> FixedSpec:
-    values = np.asarray(values, dtype=np.float64)
-    frac = fractional_bits(values, "LQ levels")
-    integer = signed_integer_bits(float(np.max(np.abs(values), initial=0.0)))
-    return FixedSpec(integer + frac, integer)
 
 
 def dense_reference(x: np.ndarray, kernel: LQKernel, inp: LQInput, bias: np.ndarray) -> np.ndarray:

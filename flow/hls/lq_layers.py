@@ -8,16 +8,14 @@ or else from the input's own fixed-point bits (see :mod:`flow.hls.lq_encode`).
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from hls4ml.model.attributes import Attribute
 from hls4ml.model.layers import Layer, register_layer
 from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
 
 from flow.hls.encode import exact_spec
-from flow.hls.layers import FLOAT32_MANTISSA, precision_spec
-from flow.hls.lq_encode import LQInput, LQKernel, exact_spec_of, fixed_planes, fold_offset_plane, lq_levels, size_types
+from flow.hls.layers import add_bias, add_exact_result, precision_spec
+from flow.hls.lq_encode import LQInput, LQKernel, fixed_planes, fold_offset_plane, lq_levels, size_types
 from flow.hls.lq_handler import LQ_ACTIVATION
 
 #: Layers between an LQ activation and a kernel that keep every value on the activation's levels.
@@ -118,16 +116,8 @@ class LQRowLayer(Layer):
         types = size_types(kernel, inp, bias, bias_spec)
         self.set_attr("lq_input", inp)
         self.set_attr("lq_types", types)
-        if types.result.width > FLOAT32_MANTISSA:
-            warnings.warn(
-                f"layer '{self.name}': exact outputs need {types.result.width} bits; Keras computes this layer in "
-                f"float32 ({FLOAT32_MANTISSA}-bit mantissa), so Keras may round where the C++ does not "
-                "(fewer mantissa_bits in quantized_lq keep it exact)",
-                stacklevel=2,
-            )
-        result = FixedPrecisionType(types.result.width, types.result.integer, signed=True)
-        self.add_output_variable(self.output_shape(), precision=result)
-        mant_spec = exact_spec_of(kernel.mantissa)
+        add_exact_result(self, types.result, self.output_shape(), " (fewer mantissa_bits in quantized_lq keep it exact)")
+        mant_spec = exact_spec(kernel.mantissa, f"layer '{self.name}' basis")
         self.add_weights_variable(
             name="wc", var_name="wc{index}", type_name="wc{index}_t",
             precision=IntegerPrecisionType(kernel.kw, signed=False), data=kernel.codes.reshape(-1),
@@ -136,10 +126,7 @@ class LQRowLayer(Layer):
             name="aw", var_name="aw{index}", type_name="aw{index}_t",
             precision=IntegerPrecisionType(mant_spec.width, signed=True), data=kernel.mantissa.T.reshape(-1),
         )
-        self.add_weights_variable(
-            name="bias", var_name="b{index}", type_name="bias{index}_t",
-            precision=FixedPrecisionType(bias_spec.width, bias_spec.integer, signed=True), data=bias,
-        )
+        add_bias(self, bias, bias_spec)
 
 
 class LQDense(LQRowLayer):

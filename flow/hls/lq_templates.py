@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
 
-from flow.hls.encode import lanes
-from flow.hls.lq_encode import LQInput, LQKernel, LQTypes, exact_spec_of
+from flow.hls.encode import exact_spec, lanes
+from flow.hls.lq_encode import LQInput, LQKernel, LQTypes
 from flow.hls.lq_layers import LQActivation, LQConv1D, LQConv2D, LQDense
 from flow.hls.templates import conv_config
 
@@ -173,7 +173,7 @@ class LQActivationConfigTemplate(LayerConfigTemplate):
             index=node.index,
             n_in=node.get_attr("n_in"),
             n_levels=len(levels.level_values),
-            mid_t=exact_spec_of(mids).cpp(),
+            mid_t=exact_spec(mids, f"layer '{node.name}' midpoints").cpp(),
             level_t=node.get_output_variable().type.precision.definition_cpp(),
             midpoints=_exact(mids),
             levels=_exact(levels.level_values),

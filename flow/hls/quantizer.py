@@ -73,7 +73,7 @@ class LQQuantizerHLS(Quantizer):
         self.keras_quantizer = quantized_lq.from_config(config["config"])
         self.class_name = config["class_name"]
         self.config = config
-        self.codes = self.basis = None
+        self.values = self.codes = self.basis = None
         super().__init__(self.keras_quantizer.bits, FixedPrecisionType(width=32, integer=16, signed=True))
 
     def bind(self, data) -> np.ndarray:

@@ -22,6 +22,9 @@ def moving_basis_layers(model) -> list:
 class LQBasisUpdate(tf.keras.callbacks.Callback):
     """After every training batch: ``a <- m a + (1 - m) QEM(w; a)`` for each such layer."""
 
+    def on_train_begin(self, logs=None):
+        self._layers = moving_basis_layers(self.model)
+
     def on_train_batch_end(self, batch, logs=None):
-        for layer in moving_basis_layers(self.model):
+        for layer in self._layers:
             layer.kernel_quantizer_internal.update_basis(layer.kernel)

@@ -20,6 +20,8 @@ from flow.hls.passes.replace_row_quantized_layers import GEOMETRY, _check_dilati
 from flow.hls.quantizer import LQQuantizerHLS
 
 KINDS = {Dense: "LQDense", Conv1D: "LQConv1D", Conv2D: "LQConv2D"}
+#: The geometry attributes each kind carries over (the same as the MSQ layer of that shape).
+LQ_GEOMETRY = {"LQDense": GEOMETRY["MSQDense"], "LQConv1D": GEOMETRY["MSQConv1D"], "LQConv2D": GEOMETRY["MSQConv2D"]}
 
 
 def _kind(node) -> str | None:
@@ -43,7 +45,7 @@ class ReplaceLqLayers(OptimizerPass):
         kernel = encode_kernel(quantizer.values, quantizer.codes, quantizer.basis, f"layer '{node.name}'")
         bias = node.get_weights("bias")
         bias_values = np.zeros(kernel.n_out) if bias is None else np.asarray(bias.data, np.float64).reshape(-1)
-        attrs = {name: node.get_attr(name) for name in GEOMETRY[kind.replace("LQ", "MSQ")]}
+        attrs = {name: node.get_attr(name) for name in LQ_GEOMETRY[kind]}
         attrs.update(
             {
                 "n_in": kernel.n_in,
