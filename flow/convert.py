@@ -33,9 +33,12 @@ class ConvertConfig:
     reuse_factor: int = 1
     io_type: str = "io_parallel"
     clock_period: float = 10.0
-    #: HLS type of the model input, e.g. 'fixed<6,2>' (``Dataset.input_precision()``); None keeps
-    #: hls4ml's default (``fixed<16,6>``) or the model's input quantizer.
+    #: HLS type of the model input, e.g. 'fixed<6,2>'. None (the default) derives it from the model's
+    #: first quantizer, rounding and saturation included, so raw floats are quantized exactly like
+    #: Keras (:mod:`flow.hls.input_rule`); a type coarser than that quantizer needs is an error.
     input_precision: str | None = None
+    #: An input with no exact type (no input quantizer) is an error instead of a warning.
+    strict_input: bool = False
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
@@ -173,6 +176,7 @@ def hls_config(model, cfg: ConvertConfig) -> dict:
     if cfg.input_precision is not None:
         for name in model.input_names:
             config["LayerName"].setdefault(name, {})["Precision"] = {"result": cfg.input_precision}
+    config["Model"]["StrictInput"] = bool(cfg.strict_input)
     config["Model"]["Strategy"] = cfg.strategy
     config["Model"]["ReuseFactor"] = cfg.reuse_factor
     for layer_cfg in config["LayerName"].values():

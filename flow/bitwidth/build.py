@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from flow.bitwidth.layers import LWActivation, LWConv1D, LWConv2D, LWDense
 from flow.bitwidth.quantize import WidthConfig, integer_bits
+from flow.input_quantizer import input_quantizer, with_input_quantizer
 from flow.rewrite import COPIED, activation_name, layer_config, layer_outputs, rewrite
 
 _KERNELS = {"Dense": LWDense, "Conv1D": LWConv1D, "Conv2D": LWConv2D}
@@ -61,12 +62,15 @@ def to_learned_width(
     cut: str | None = None,
     bias_bits: int = 16,
     active: bool = True,
+    input_bits: int | None = 8,
 ) -> tf.keras.Model:
     """A learnable-width copy of float ``model`` with the same names and weights.
 
     Dense/Conv layers up to ``cut`` learn their kernel width; ReLU layers learn their
     activation width (``integer`` bits from the maximum on ``calibration_x``); the layers after
-    ``cut`` (the float head) stay float.
+    ``cut`` (the float head) stay float. The input gets an ``input_bits`` quantizer from the
+    calibration range (:mod:`flow.input_quantizer`; ``None`` keeps it float), so the accelerator
+    quantizes raw floats exactly like Keras.
     """
     if calibration_x is None or len(calibration_x) == 0:
         raise ValueError("to_learned_width: calibration data is required (a few hundred training inputs)")
@@ -91,4 +95,7 @@ def to_learned_width(
             return LWActivation(width=activations, integer=integer_bits(maxima[layer.name]), active=active, name=layer.name)
         return None
 
-    return rewrite(model, replace)
+    body = rewrite(model, replace)
+    if input_bits is None:
+        return body
+    return with_input_quantizer(body, input_quantizer(calibration_x, input_bits))

@@ -48,10 +48,17 @@ class BuildContext:
         return self.logs / f"{step}.log"
 
 
-def _precision(var) -> dict:
+def _precision(var, modes: bool = False) -> dict:
+    """The manifest's view of a variable's type; ``modes`` adds the rounding and saturation that
+    the driver's packing applies to raw floats (the input: the model's first quantizer)."""
     p = var.type.precision
     integer = getattr(p, "integer", p.width)
-    return {"width": int(p.width), "integer": int(integer), "signed": bool(p.signed)}
+    out = {"width": int(p.width), "integer": int(integer), "signed": bool(p.signed)}
+    if modes:
+        rounding, saturation = getattr(p, "rounding_mode", None), getattr(p, "saturation_mode", None)
+        out["rounding"] = rounding.name if rounding is not None else "TRN"
+        out["saturation"] = saturation.name if saturation is not None else "WRAP"
+    return out
 
 
 def _backbone(ctx: BuildContext):
@@ -95,7 +102,7 @@ def step_convert(ctx: BuildContext) -> None:
     ctx.state["io"] = {
         "cut": cut,
         "head": "head.npz" if head is not None else None,
-        "input": {"shape": [int(d) for d in backbone.input_shape[1:]], "type": _precision(inputs[0]), "ctype": inputs[0].type.name},
+        "input": {"shape": [int(d) for d in backbone.input_shape[1:]], "type": _precision(inputs[0], modes=True), "ctype": inputs[0].type.name},
         "output": {"shape": [int(d) for d in backbone.output_shape[1:]], "type": _precision(outputs[0]), "ctype": outputs[0].type.name},
         "project": hm.config.get_project_name(),
     }
@@ -112,7 +119,27 @@ def save_csim_reference(ctx: BuildContext, hm, backbone, head, n: int = 32) -> N
     arrays = {"x": x, "y_backbone": y}
     if head is not None:
         arrays["y"] = head.predict(y)
+    arrays.update(raw_float_reference(hm, backbone, shape, n))
     np.savez(ctx.overlay / REFERENCE, **arrays)
+
+
+def raw_float_reference(hm, backbone, shape, n: int) -> dict:
+    """Raw float inputs and Keras' outputs for them, where the input type is the model's first
+    quantizer (then C-simulation must equal Keras on them: checked here, and by the driver)."""
+    from flow.hls.input_rule import InputRule, model_input_rule, raw_inputs
+
+    rule = model_input_rule(backbone, backbone.input_names[0])
+    if not isinstance(rule, InputRule):
+        return {}
+    x_raw = raw_inputs(rule.width, rule.integer, rule.signed, shape, n, seed=2)
+    expected = backbone.predict(x_raw, verbose=0)
+    got = np.asarray(hm.predict(np.ascontiguousarray(x_raw.reshape(n, -1)))).reshape(expected.shape)
+    if not np.array_equal(got, expected):
+        raise ToolFailed(
+            f"C-simulation differs from Keras on {int(np.sum(got != expected))} of {got.size} outputs for raw float "
+            f"inputs, although the input type {rule.hls()} is {rule.source}"
+        )
+    return {"x_raw": x_raw, "y_raw_backbone": expected}
 
 
 def _lane(type_dict) -> int:

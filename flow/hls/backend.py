@@ -2,7 +2,8 @@
 
 It subclasses ``VitisBackend`` (extended, not forked): everything stock layers need comes from
 Vitis/Vivado. Our flows: ``msq:convert``/``msq:optimize`` are hls4ml's ``convert``/``optimize``
-with a pass that keeps QKeras output rounding (``passes/keep_quantizing_linear_activation.py``)
+with a first pass that gives the input its first quantizer's exact type (``passes/derive_input_precision.py``,
+so raw floats are quantized once, like Keras), a pass that keeps QKeras output rounding (``passes/keep_quantizing_linear_activation.py``)
 and exact average pooling (``passes/infer_exact_precision_types.py``);
 ``msq:row_kernels`` runs before ``vivado:init_layers``: it swaps row-quantized Dense/Conv layers for
 ``MSQDense``/``MSQConv*``, LQ/binary ones for ``LQDense``/``LQConv*`` (bit-plane kernels), and
@@ -12,6 +13,7 @@ The C++ kernels are the headers in ``hls_templates/nnet_utils`` copied into ever
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from hls4ml.backends import VitisBackend
@@ -28,8 +30,36 @@ TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "hls_templates"
 DEFAULT_PART = "xc7z020clg400-1"
 
 
+#: hls4ml's bridge line converting float64 inputs: ``nnet::convert_data<double, input_t, N>(x, x_ap);``
+_DOUBLE_INPUT = re.compile(r"^(\s*)nnet::convert_data<double, (\w+), (\w+)>\((\w+), (\w+)\);$", re.MULTILINE)
+
+
+def float32_first(bridge: str) -> str:
+    """Bridge source whose float64 entry point casts every input to float32 before quantizing it.
+
+    Keras casts float64 inputs to float32 and then quantizes; converting the double directly can
+    round the other way where the float32 cast lands exactly on a rounding midpoint.
+    """
+
+    def cast(m: re.Match) -> str:
+        indent, ctype, size, src, dst = m.groups()
+        return (
+            f"{indent}float {src}_f32[{size}]; // Keras casts float64 inputs to float32 before quantizing\n"
+            f"{indent}for (unsigned i_ = 0; i_ < {size}; i_++) {src}_f32[i_] = float({src}[i_]);\n"
+            f"{indent}nnet::convert_data<float, {ctype}, {size}>({src}_f32, {dst});"
+        )
+
+    return _DOUBLE_INPUT.sub(cast, bridge)
+
+
 class MSQWriter(VitisWriter):
-    """The Vitis writer; our headers arrive through ``register_source``."""
+    """The Vitis writer (our headers arrive through ``register_source``); its float64 C-simulation
+    entry point quantizes inputs as Keras does, through float32."""
+
+    def write_bridge(self, model):
+        super().write_bridge(model)
+        path = Path(model.config.get_output_dir()) / f"{model.config.get_project_name()}_bridge.cpp"
+        path.write_text(float32_first(path.read_text()))
 
 
 class MSQBackend(VitisBackend):
@@ -44,7 +74,7 @@ class MSQBackend(VitisBackend):
 
     def _register_flows(self):
         prefix = self.name.lower()
-        convert_passes = list(get_flow("convert").optimizers)
+        convert_passes = [f"{prefix}:derive_input_precision", *get_flow("convert").optimizers]
         convert_passes.insert(
             convert_passes.index("eliminate_linear_activation"), f"{prefix}:keep_quantizing_linear_activation"
         )

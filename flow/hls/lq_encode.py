@@ -182,7 +182,7 @@ def dense_reference(x: np.ndarray, kernel: LQKernel, inp: LQInput, bias: np.ndar
     """
     x = np.asarray(x, dtype=np.float64)
     if inp.is_lq:
-        idx = np.searchsorted(inp.midpoints, x, side="left")
+        idx = np.searchsorted(inp.midpoints, x, side="right")
         codes = inp.level_codes[idx]
     else:
         data_planes = inp.kx - 1 if inp.offset_plane else inp.kx

@@ -18,7 +18,7 @@ static void encode_planes(const T *x, int batch, int n, const double *thresholds
         for (int i = 0; i < n; i++) {
             const double v = xb[i];
             int l = 0;
-            while (l < n_levels - 1 && v > thresholds[l]) // ties go to the lower level
+            while (l < n_levels - 1 && v >= thresholds[l]) // ties go to the upper level
                 l++;
             const int32_t code = codes[l];
             for (int p = 0; p < k; p++)

@@ -2,7 +2,7 @@
 
 K-bit levels are ``q_l = <e_l, a>`` with ``e_l in {-1, +1}^K`` and a basis ``a in R^K``: per
 output channel for weights (``a`` of shape ``(K, n_out)``), per layer for activations (``(K,)``).
-A value is encoded to its nearest level (ties go to the lower level); bit ``k`` of a code is 1
+A value is encoded to its nearest level (ties go to the upper level: ``x >= midpoint``); bit ``k`` of a code is 1
 for ``e_k = +1``. QEM fits the basis to data ``x``: encode with ``a``, then solve the least
 squares ``a = argmin ||B a - x||^2`` for the codes ``B`` (``(n, K)`` of ±1), and repeat.
 
@@ -44,7 +44,7 @@ def encode(x: np.ndarray, basis: np.ndarray, offset: float = 0.0) -> np.ndarray:
     """Codes (integers ``< 2**K``) of the nearest levels of ``x`` for one basis ``(K,)``."""
     vals, codes = levels(basis, offset)
     mids = (vals[1:] + vals[:-1]) / 2
-    return codes[np.searchsorted(mids, np.asarray(x, dtype=np.float64), side="left")]
+    return codes[np.searchsorted(mids, np.asarray(x, dtype=np.float64), side="right")]
 
 
 def decode(codes: np.ndarray, basis: np.ndarray, offset: float = 0.0) -> np.ndarray:

@@ -11,8 +11,10 @@ layers (same names, same weights), without retraining:
   ``quantized_relu(act_bits, i)`` with ``2**i >= max`` over the calibration data;
   asymmetric -> ``quantized_asymmetric(act_bits, value_range=(min, max))``.
 
-Layers after ``cut`` (a float head) stay float. The model input is not quantized: give the
-HLS input type with ``ConvertConfig(input_precision=Dataset.input_precision())``.
+Layers after ``cut`` (a float head) stay float. The model input gets an ``input_bits`` quantizer
+from the calibration range (:mod:`flow.input_quantizer`), so the accelerator quantizes raw floats exactly
+like Keras; ``input_bits=None`` keeps the input float (then only inputs on a grid you give as
+``ConvertConfig(input_precision=...)`` convert exactly).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from qkeras import QActivation, QConv1D, QConv2D, QDense, quantized_bits, quanti
 
 from flow.bitwidth.build import head_layers
 from flow.bitwidth.quantize import integer_bits
+from flow.input_quantizer import input_quantizer, with_input_quantizer
 from flow.quantizers import quantized_asymmetric, quantized_symmetric
 from flow.rewrite import COPIED, activation_name, layer_config, layer_outputs, rewrite
 
@@ -81,9 +84,11 @@ def quantize(
     act_bits: int | None = None,
     bias_bits: int = 16,
     cut: str | None = None,
+    input_bits: int | None = 8,
 ):
     """Post-training quantized QKeras copy of float ``model`` (see the module docstring)."""
     act_bits = bits if act_bits is None else act_bits
+    in_quantizer = None if input_bits is None else input_quantizer(calibration_x, input_bits)
     _check(model, calibration_x, bits, act_bits, mode, granularity)
     head = head_layers(model, cut)
     for layer in model.layers:
@@ -115,7 +120,8 @@ def quantize(
             return QActivation(_relu_quantizer(mode, act_bits, outputs[layer.name]), name=layer.name)
         return None  # linear activation
 
-    return rewrite(model, replace)
+    body = rewrite(model, replace)
+    return body if in_quantizer is None else with_input_quantizer(body, in_quantizer)
 
 
 def weight_memory_bits(model) -> int:

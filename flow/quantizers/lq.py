@@ -1,7 +1,7 @@
 """``quantized_lq``: learned-basis (LQ) quantizer for kernels and activations (QKeras-compatible).
 
 K-bit levels ``q_l = <e_l, a>``, ``e_l in {-1, +1}^K`` (see :mod:`flow.lq.reference`); a value
-goes to its nearest level (ties to the lower one), the gradient is straight-through.
+goes to its nearest level (ties to the upper one), the gradient is straight-through.
 
 * Kernels (``per_channel=True``): one basis per output channel. Without a given ``basis`` it is
   fitted to the current weights at every call by ``qem_iters`` QEM steps from LQ-Nets' start
@@ -44,17 +44,25 @@ def round_basis(a: tf.Tensor, mantissa_bits: int) -> tf.Tensor:
 
 
 def nearest(x: tf.Tensor, basis: tf.Tensor, k: int, offset: float = 0.0) -> tuple[tf.Tensor, tf.Tensor]:
-    """``(x_q, codes)``; ``basis`` is ``(K,)`` (one for all of x) or ``(K, C)`` (per last axis)."""
+    """``(x_q, codes)``; ``basis`` is ``(K,)`` (one for all of x) or ``(K, C)`` (per last axis).
+
+    The index of ``x``'s level among the sorted levels is the number of midpoints ``m_l <= x``
+    (ties go to the upper level). The levels lie on a power-of-two grid, so the midpoints are
+    exact in float32 and so are the comparisons: a fixed-point input truncated (floor) to a grid
+    holding every midpoint makes the same decisions, which is what the HLS input type does.
+    """
     levels = tf.tensordot(_signs(k), basis, axes=1) + offset  # (L,) or (L, C)
     if len(basis.shape) == 1:
         order = tf.argsort(levels, stable=True)
         sorted_levels = tf.gather(levels, order)
-        idx = tf.argmin(tf.abs(x[..., None] - sorted_levels), axis=-1)
+        mids = (sorted_levels[1:] + sorted_levels[:-1]) / 2.0
+        idx = tf.reduce_sum(tf.cast(x[..., None] >= mids, tf.int32), axis=-1)
         return tf.gather(sorted_levels, idx), tf.gather(order, idx)
     lv = tf.transpose(levels)  # (C, L)
     order = tf.argsort(lv, axis=-1, stable=True)
     sorted_levels = tf.gather(lv, order, batch_dims=1)
-    idx = tf.argmin(tf.abs(x[..., None] - sorted_levels), axis=-1)  # (..., C)
+    mids = (sorted_levels[:, 1:] + sorted_levels[:, :-1]) / 2.0  # (C, L-1)
+    idx = tf.reduce_sum(tf.cast(x[..., None] >= mids, tf.int32), axis=-1)  # (..., C)
     flat_idx = tf.reshape(idx, [-1, tf.shape(lv)[0]])
     q = tf.gather(sorted_levels, tf.transpose(flat_idx), batch_dims=1)  # (C, N)
     c = tf.gather(order, tf.transpose(flat_idx), batch_dims=1)

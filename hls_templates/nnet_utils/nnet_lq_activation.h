@@ -1,4 +1,4 @@
-// QActivation(quantized_lq): every value goes to its nearest level c + <e, a> (ties to the lower
+// QActivation(quantized_lq): every value goes to its nearest level c + <e, a> (ties to the upper
 // level), found by comparing with the midpoints between the sorted levels: 2^K - 1 comparators,
 // no arithmetic. The levels and midpoints are exact constants on the basis' fixed-point grid.
 #ifndef NNET_LQ_ACTIVATION_H_
@@ -20,14 +20,14 @@ struct lq_activation_config {
     static level_t level(unsigned l) { return l == 0 ? -1 : 1; }
 };
 
-// The nearest level of one value: the number of midpoints below it indexes the sorted levels.
+// The nearest level of one value: the number of midpoints at or below it indexes the sorted levels.
 template <class data_T, typename CONFIG_T> typename CONFIG_T::level_t lq_nearest_level(data_T x) {
     #pragma HLS INLINE
     unsigned idx = 0;
 Midpoints:
     for (unsigned l = 0; l + 1 < CONFIG_T::n_levels; l++) {
         #pragma HLS UNROLL
-        if (x > CONFIG_T::midpoint(l)) {
+        if (x >= CONFIG_T::midpoint(l)) {
             idx++;
         }
     }

@@ -54,7 +54,7 @@ template <class data_T, typename CONFIG_T> struct lq_encoder<data_T, CONFIG_T, t
     Midpoints:
         for (unsigned l = 0; l + 1 < CONFIG_T::n_levels; l++) {
             #pragma HLS UNROLL
-            if (x > CONFIG_T::midpoint(l)) {
+            if (x >= CONFIG_T::midpoint(l)) {
                 idx++;
             }
         }

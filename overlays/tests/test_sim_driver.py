@@ -44,6 +44,19 @@ def test_predictions_equal_csim(directory):
 
 
 @pytest.mark.parametrize("directory", DIRS, ids=[d.parent.name for d in DIRS])
+def test_raw_floats_equal_keras(directory):
+    """Raw floats (beyond the range, Gaussian, exact rounding midpoints): the driver packs them by the
+    input type's own rounding and saturation, so the board equals Keras, not only on grid inputs."""
+    ol, _ = _overlay(directory)
+    with np.load(directory / "csim_reference.npz") as ref:
+        assert "x_raw" in ref, "the build stored no raw-float reference (its input type is not a quantizer's)"
+        x_raw, y_raw = ref["x_raw"], ref["y_raw_backbone"]
+    assert x_raw.dtype == np.float32
+    np.testing.assert_array_equal(ol.predict(x_raw, raw=True), y_raw)
+    np.testing.assert_array_equal(ol.predict(x_raw.astype(np.float64), raw=True), y_raw)
+
+
+@pytest.mark.parametrize("directory", DIRS, ids=[d.parent.name for d in DIRS])
 def test_batches_split_by_transfer_size(directory):
     ol, _ = _overlay(directory, max_batch=5)
     with np.load(directory / "csim_reference.npz") as ref:
