@@ -161,6 +161,11 @@ def main(argv=None) -> int:
     p.add_argument("--epoch-scale", type=float, default=1.0, help="multiply every step's epochs (0.1 for a smoke run)")
     p.add_argument("--out", default="bench/results")
     args = p.parse_args(argv)
+    from flow.small import announce, small
+
+    if small():
+        args.models, args.repeats, args.epoch_scale = ["mlp"], 1, min(args.epoch_scale, 0.05)
+        announce("learned_width bench on the MLP, 1 repeat, epochs x0.05")
     with tempfile.TemporaryDirectory() as tmp:
         results = [
             aggregate([run(m, args.cost_weight, args.epoch_scale, Path(tmp), seed) for seed in range(args.repeats)])

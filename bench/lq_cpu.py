@@ -176,6 +176,11 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=40, help="float training epochs on digits")
     p.add_argument("--out", default="bench/results")
     args = p.parse_args(argv)
+    from flow.small import announce, small
+
+    if small():
+        args.hidden, args.repeats, args.epochs = min(args.hidden, 64), min(args.repeats, 3), min(args.epochs, 1)
+        announce("lq_cpu bench with 64 hidden units, 3 repeats, 1 epoch")
     ks = (3, 2, 1)
     t = timings(args.hidden, args.repeats, ks)
     acc = accuracy(args.hidden, ks, args.epochs)

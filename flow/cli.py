@@ -32,7 +32,9 @@ def cmd_demo(args) -> int:
     )
     result = demo.run(cfg)
     print(demo.format_report(result))
-    return 0 if result["csim"]["outputs_equal"] == result["csim"]["outputs_total"] else 1
+    cs = result["csim"]
+    exact = cs["outputs_equal"] == cs["outputs_total"] and cs.get("raw_samples_equal") == cs.get("raw_samples")
+    return 0 if exact else 1
 
 
 def cmd_convert(args) -> int:
@@ -40,8 +42,12 @@ def cmd_convert(args) -> int:
     from flow.convert import ConvertConfig, convert
 
     model = flow.load_model(args.model)
-    cfg = ConvertConfig(strategy=args.strategy, reuse_factor=args.reuse_factor, part=args.part)
-    convert(model, args.output_dir, cfg, force=args.force, compile=not args.no_compile)
+    cfg = ConvertConfig(
+        strategy=args.strategy, reuse_factor=args.reuse_factor, part=args.part,
+        input_precision=args.input_precision, strict_input=args.strict_input,
+    )
+    convert(model, args.output_dir, cfg, force=args.force, compile=not args.no_compile,
+            allow_approximate=args.allow_approximate)
     print(f"HLS project written to {os.path.abspath(args.output_dir)}")
     return 0
 
@@ -83,16 +89,10 @@ def cmd_estimate(args) -> int:
 
 
 def cmd_learn_widths(args) -> int:
-    import yaml
-
     from flow.bitwidth.schedule import ScheduleConfig, run_schedule
+    from flow.config_files import load_yaml_mapping
 
-    settings = {}
-    if args.config:
-        with open(args.config) as fh:
-            settings = yaml.safe_load(fh) or {}
-        if not isinstance(settings, dict):
-            raise ValueError(f"{args.config}: expected a mapping of schedule settings")
+    settings = load_yaml_mapping(args.config, "schedule settings") if args.config else {}
     for key in ("model", "dataset", "data_path", "cost_weight"):
         value = getattr(args, key)
         if value is not None:
@@ -119,6 +119,7 @@ def cmd_build(args) -> int:
         reuse_factor=args.reuse_factor,
         clock_mhz=args.clock_mhz,
         input_precision=args.input_precision,
+        allow_approximate=args.allow_approximate,
     )
     state = build(cfg, resume=args.resume, force=args.force, until=args.until)
     if "stopped" in state:
@@ -155,6 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--part", default="xc7z020clg400-1")
     c.add_argument("--force", action="store_true", help="replace a non-empty output directory")
     c.add_argument("--no-compile", action="store_true")
+    c.add_argument("--input-precision", default=None,
+                   help="HLS input type; default: the model's first quantizer (raw floats quantized like Keras)")
+    c.add_argument("--strict-input", action="store_true", help="an input with no quantizer is an error, not a warning")
+    c.add_argument("--allow-approximate", action="store_true",
+                   help="convert layers with no exact type (float weights/activations) with hls4ml's default types")
     c.set_defaults(func=cmd_convert)
 
     g = sub.add_parser("golden", help="regenerate the C-sim golden data in tests/golden (deliberate changes only)")
@@ -193,7 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--strategy", default="Latency", choices=("Latency", "Resource"))
     b.add_argument("--reuse-factor", type=int, default=1)
     b.add_argument("--clock-mhz", type=float, default=None)
-    b.add_argument("--input-precision", default=None, help="HLS input type, e.g. 'fixed<6,2>' (digits)")
+    b.add_argument("--input-precision", default=None,
+                   help="HLS input type, e.g. 'fixed<6,2>'; default: the model's first quantizer (raw floats exact)")
+    b.add_argument("--allow-approximate", action="store_true",
+                   help="build layers with no exact type (float weights/activations) with hls4ml's default types")
     b.add_argument("--until", default=None, help="stop after this step")
     b.add_argument("--resume", action="store_true", help="continue a build, skipping the steps already done")
     b.add_argument("--force", action="store_true", help="replace a non-empty build directory")

@@ -11,7 +11,9 @@ an existing project directory is never overwritten unless ``force=True``.
 
 from __future__ import annotations
 
+import re
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +49,26 @@ class ConvertConfig:
             raise ValueError(f"reuse_factor: must be a positive integer, got {self.reuse_factor!r}")
         if self.io_type not in IO_TYPES:
             raise ValueError(f"io_type: '{self.io_type}' is not supported yet; use one of {IO_TYPES}")
+        if self.input_precision is not None:
+            check_precision_string(self.input_precision, "input_precision")
+
+
+PRECISION = re.compile(
+    r"^(ap_)?(u?fixed<\s*\d+\s*,\s*-?\d+\s*(,\s*(AP_)?[A-Z_]+\s*){0,3}>|u?int<\s*\d+\s*>)$"
+)
+
+
+def check_precision_string(text, what: str) -> str:
+    """A one-line error unless ``text`` is an HLS precision such as 'fixed<6,2>' or 'ufixed<8,3,RND_CONV,SAT>'."""
+    if not isinstance(text, str) or not PRECISION.match(text.strip()):
+        raise ValueError(
+            f"{what}: {text!r} is not an HLS precision; expected e.g. 'fixed<6,2>', 'ufixed<8,3>', "
+            "'fixed<8,3,RND_CONV,SAT>' or 'int<8>'"
+        )
+    width = int(re.search(r"<\s*(\d+)", text).group(1))
+    if not 1 <= width <= 64:
+        raise ValueError(f"{what}: {text!r} has width {width}; input types need 1 to 64 bits")
+    return text
 
 
 def unfrozen_msq_layers(model) -> list[str]:
@@ -101,28 +123,76 @@ def _quantizers(layer):
 
 
 def check_quantizers(model) -> None:
-    """Refuse quantizers with no exact HLS form; warn about float kernels next to quantized ones."""
-    import warnings
-
+    """Refuse quantizers with no exact HLS form."""
     from flow.quantizers import KERAS_ONLY_OBJECTS, KERAS_ONLY_REASONS
 
-    quantized = False
     for layer in model.layers:
         for q in _quantizers(layer):
-            quantized = True
             if type(q).__name__ in KERAS_ONLY_OBJECTS:
                 name = type(q).__name__
                 raise ValueError(f"layer '{layer.name}' uses {name}, which has no exact HLS form: {KERAS_ONLY_REASONS[name]}")
-    if not quantized:
-        return
-    for layer in model.layers:
-        if type(layer).__name__ in ("Dense", "Conv1D", "Conv2D"):
-            warnings.warn(
-                f"layer '{layer.name}' has float weights in a quantized model; hls4ml rounds them to its default "
-                "type, so C-simulation will not equal Keras there. Keep it off the accelerator as a float head "
-                "(flow.head.split(model, cut)) or quantize it",
-                stacklevel=3,
-            )
+
+
+#: Keras layers whose float weights hls4ml would round to its default type.
+FLOAT_KERNEL_LAYERS = ("Dense", "Conv1D", "Conv2D", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D",
+                       "SeparableConv2D", "Conv1DTranspose", "Conv2DTranspose")
+#: Float activation layers (any function but 'linear' has no exact fixed-point result type).
+FLOAT_ACTIVATION_LAYERS = ("Activation", "ReLU", "LeakyReLU", "Softmax", "ELU", "PReLU", "ThresholdedReLU")
+NORMALIZATION_LAYERS = ("BatchNormalization", "QBatchNormalization", "LayerNormalization")
+
+
+def _activation_reason(layer) -> str | None:
+    act = getattr(layer, "activation", None)
+    if act is None or hasattr(act, "get_config") or hasattr(act, "bits"):  # a QKeras quantizer
+        return None
+    name = getattr(act, "__name__", str(act))
+    return None if name == "linear" else f"float activation '{name}' (use a QKeras quantizer, e.g. quantized_relu)"
+
+
+def approximate_layers(model) -> dict[str, str]:
+    """``{layer: why}`` for each layer whose weights, bias or output have no exact type in HLS.
+
+    hls4ml would give them its default ``fixed<16,6>``: C-simulation could not equal Keras there.
+    """
+    from flow.rewrite import all_layers
+
+    found = {}
+    for layer in all_layers(model):
+        cls = type(layer).__name__
+        if cls in FLOAT_KERNEL_LAYERS:
+            found[layer.name] = f"{cls} with float weights (no kernel_quantizer)"
+        elif cls in NORMALIZATION_LAYERS:
+            found[layer.name] = f"{cls} with float scale and shift"
+        elif cls in FLOAT_ACTIVATION_LAYERS:
+            reason = _activation_reason(layer) if cls == "Activation" else f"float {cls}"
+            if reason:
+                found[layer.name] = reason
+        elif hasattr(layer, "kernel_quantizer_internal"):
+            if layer.kernel_quantizer_internal is None:
+                found[layer.name] = f"{cls} without a kernel_quantizer (float weights)"
+            elif getattr(layer, "use_bias", False) and getattr(layer, "bias_quantizer_internal", None) is None:
+                found[layer.name] = f"{cls} without a bias_quantizer (float bias)"
+            elif _activation_reason(layer):
+                found[layer.name] = f"{cls} with a {_activation_reason(layer)}"
+    return found
+
+
+APPROXIMATE_ADVICE = (
+    "quantize them (QKeras quantizers), cut them into the float head (flow.head.split(model, cut), build --cut), "
+    "or accept hls4ml's default types with allow_approximate=True (CLI: --allow-approximate)"
+)
+
+
+def check_exact(model, allow_approximate: bool) -> dict[str, str]:
+    """Refuse (unless ``allow_approximate``) a model with layers that have no exact HLS type."""
+    found = approximate_layers(model)
+    if found and not allow_approximate:
+        listed = "; ".join(f"'{name}': {why}" for name, why in found.items())
+        raise ValueError(
+            f"{len(found)} layer(s) of model '{model.name}' have no exact fixed-point type, so C-simulation could not "
+            f"equal Keras: {listed}. To convert: {APPROXIMATE_ADVICE}"
+        )
+    return found
 
 
 def prepare_output_dir(output_dir: str | Path, force: bool) -> Path:
@@ -186,9 +256,20 @@ def hls_config(model, cfg: ConvertConfig) -> dict:
     return config
 
 
-def convert(model, output_dir: str | Path, cfg: ConvertConfig = ConvertConfig(), force: bool = False, compile=True):
-    """Convert (and by default compile for C-simulation) a QKeras model; returns the hls4ml model."""
+def convert(model, output_dir: str | Path, cfg: ConvertConfig = ConvertConfig(), force: bool = False, compile=True,
+            allow_approximate: bool = False, report=print):
+    """Convert (and by default compile for C-simulation) a QKeras model; returns the hls4ml model.
+
+    A layer with no exact type (float weights, float activation, normalization) is an error that
+    lists them, unless ``allow_approximate``: then ``report`` gets each such layer and the types
+    hls4ml gave it.
+    """
     import hls4ml
+
+    from flow.hls import register
+
+    register()
+    from flow.hls.passes.warn_default_precision import DefaultPrecisionWarning, describe
 
     unfrozen = unfrozen_msq_layers(model)
     if unfrozen:
@@ -198,17 +279,28 @@ def convert(model, output_dir: str | Path, cfg: ConvertConfig = ConvertConfig(),
         )
     check_layers(model)
     check_quantizers(model)
+    check_exact(model, allow_approximate)
     out = prepare_output_dir(output_dir, force)
     config = hls_config(model, cfg)
-    hm = hls4ml.converters.convert_from_keras_model(
-        model,
-        hls_config=config,
-        backend=cfg.backend,
-        output_dir=str(out),
-        part=cfg.part,
-        io_type=cfg.io_type,
-        clock_period=cfg.clock_period,
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DefaultPrecisionWarning)  # reported below, as an error or a list
+        hm = hls4ml.converters.convert_from_keras_model(
+            model,
+            hls_config=config,
+            backend=cfg.backend,
+            output_dir=str(out),
+            part=cfg.part,
+            io_type=cfg.io_type,
+            clock_period=cfg.clock_period,
+        )
+    fallbacks = getattr(hm, "flow_approximations", {})
+    if fallbacks and not allow_approximate:
+        raise ValueError(
+            f"layers fell back to hls4ml's default precision, so C-simulation could not equal Keras: "
+            f"{describe(fallbacks)}. To convert: {APPROXIMATE_ADVICE}"
+        )
+    if fallbacks:
+        report(f"approximate (allow_approximate): C-simulation will not equal Keras in {describe(fallbacks)}")
     if compile:
         hm.compile()
     return hm

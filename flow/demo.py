@@ -121,8 +121,22 @@ def step_csim(state: DemoState, cfg: DemoConfig) -> DemoState:
         "outputs_total": int(y_keras.size),
         "samples_equal": int(np.sum(equal_rows)),
         "accuracy": float(np.mean(np.argmax(y_csim, axis=1) == y)),
+        **raw_float_check(state.models["msq"], state.hls_model, x.shape[1:]),
     }
     return state
+
+
+def raw_float_check(model, hls_model, shape, n: int = 500) -> dict:
+    """C-sim vs Keras on raw floats (beyond the range, Gaussian, rounding midpoints) instead of the data grid."""
+    from flow.hls.input_rule import InputRule, model_input_rule, raw_inputs
+
+    rule = model_input_rule(model, model.input_names[0])
+    if not isinstance(rule, InputRule):
+        return {}
+    x = raw_inputs(rule.width, rule.integer, rule.signed, shape, n, seed=0)
+    y_keras = model.predict(x, verbose=0)
+    y_csim = hls_model.predict(np.ascontiguousarray(x)).reshape(y_keras.shape)
+    return {"raw_samples": n, "raw_samples_equal": int(np.sum(np.all(y_keras == y_csim, axis=1))), "input_type": rule.hls()}
 
 
 STEPS = (step_train_float, step_train_quantized, step_save_models, step_convert, step_csim)
@@ -150,7 +164,20 @@ def layer_table(hls_model) -> list[dict]:
     return rows
 
 
+def small_config(cfg: DemoConfig) -> DemoConfig:
+    """Two float epochs, two ADMM epochs and one fine-tune epoch (``MSQ_SMALL=1``)."""
+    import dataclasses
+
+    admm = dataclasses.replace(cfg.admm, epochs=2, epochs_per_update=1, finetune_epochs=1)
+    return dataclasses.replace(cfg, float_epochs=2, admm=admm)
+
+
 def run(cfg: DemoConfig = DemoConfig()) -> dict:
+    from flow.small import announce, small
+
+    if small():
+        cfg = small_config(cfg)
+        announce("demo with 2 float epochs, 2 ADMM epochs, 1 fine-tune epoch")
     prepare_output_dir(cfg.output_dir, cfg.force)
     if cfg.model not in MODELS:
         raise ValueError(f"demo model '{cfg.model}' is unknown; use one of {MODELS}")
@@ -192,6 +219,13 @@ def format_report(result: dict) -> str:
         f"C-sim vs Keras (MSQ-{bits}, SP2 share {result['sp2_share']:g} chosen for {result['board']}): outputs equal {cs['outputs_equal']} / "
         f"{cs['outputs_total']}, samples equal {cs['samples_equal']} / {cs['samples']}, "
         f"C-sim accuracy {100 * cs['accuracy']:.2f} %",
+    ]
+    if "raw_samples" in cs:
+        lines.append(
+            f"C-sim vs Keras on raw floats (input type {cs['input_type']}, the first quantizer's): samples equal "
+            f"{cs['raw_samples_equal']} / {cs['raw_samples']}"
+        )
+    lines += [
         "",
         "| layer | rows in x out | rows fixed (DSP) | rows SP2 (LUT) | mults on DSP | mults on LUT |",
         "|---|---|---|---|---|---|",

@@ -100,7 +100,7 @@ def test_lq_ptq_model_converts_bit_exact(float_mlp, digits, project_dir, bits):
 
     q = lq_quantize(float_mlp, digits.x_train[:300], bits=bits, mantissa_bits=4, bias_bits=10)
     assert [l.name for l in q.layers][:2] == [float_mlp.input_names[0], "lq_input"]  # one flat model
-    hls = convert(q, project_dir, ConvertConfig(input_precision=digits.input_precision()))
+    hls = convert(q, project_dir, ConvertConfig())  # the input type is lq_input's (a floor to its midpoints' grid)
     x = np.ascontiguousarray(digits.x_test[:200].astype(np.float64))
     expected = q.predict(x, verbose=0)
     np.testing.assert_array_equal(hls.predict(x).reshape(expected.shape), expected)

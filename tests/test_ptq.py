@@ -53,7 +53,8 @@ def test_ptq_model_structure_and_accuracy(float_mlp, digits, mode, granularity):
     from flow.train import evaluate
 
     q = quantize(float_mlp, digits.x_train[:300], bits=8, mode=mode, granularity=granularity)
-    assert [l.name for l in q.layers] == [l.name for l in float_mlp.layers]
+    names = [l.name for l in float_mlp.layers]
+    assert [l.name for l in q.layers] == [names[0], "q_input", *names[1:]]  # an input quantizer, then the same layers
     kq = q.get_layer("fc1").kernel_quantizer_internal
     assert type(kq).__name__ == f"quantized_{mode}" and kq.bits == 8
     act = q.get_layer("act1").quantizer

@@ -21,7 +21,7 @@ def test_schedule_runs_resumes_and_refuses(tmp_path, digits):
     assert all(e["status"] == "ran" and (out / e["checkpoint"]).exists() for e in log)
     saved = json.loads((out / "schedule.json").read_text())
     assert saved["cut"] == "act2" and len(saved["steps"]) == 4
-    assert set(log[-1]["widths"]) == {"fc1", "act1", "fc2", "act2"}  # the head 'logits' stays float
+    assert set(log[-1]["widths"]) == {"q_input", "fc1", "act1", "fc2", "act2"}  # the head 'logits' stays float
     assert all(2 <= w <= 8 for w in log[-1]["widths"].values())
     assert type(model.get_layer("fc1")).__name__ == "QDense"
 

@@ -13,6 +13,7 @@ exists is loaded instead of run. A non-empty ``out_dir`` is refused unless ``res
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -130,13 +131,14 @@ def step_weights(model, ctx: Context):
 
 def with_active_activations(model):
     """A copy of a learned-width model whose activation layers quantize (``active=True``)."""
-    config = model.get_config()
-    for layer in config["layers"]:
-        if layer["class_name"] == "LWActivation":
-            layer["config"]["active"] = True
-    out = tf.keras.Model.from_config(config, custom_objects=CUSTOM_LAYERS)
-    out.set_weights(model.get_weights())
-    return out
+    from flow.rewrite import rewrite
+
+    def replace(layer):
+        if not isinstance(layer, LWActivation):
+            return None
+        return LWActivation.from_config({**layer.get_config(), "active": True})
+
+    return rewrite(model, replace)
 
 
 def step_activations(model, ctx: Context):
@@ -186,6 +188,12 @@ def run_schedule(cfg: ScheduleConfig, out_dir, resume: bool = False, force: bool
     import flow
     from flow import data as datasets
 
+    from flow.small import announce, small
+
+    if small():
+        cfg = dataclasses.replace(cfg, float_epochs=1, weight_epochs=1, activation_epochs=1,
+                                  finetune_epochs=min(cfg.finetune_epochs, 1))
+        announce("learned-width schedule with 1 epoch per step")
     out_dir = Path(out_dir)
     _prepare(out_dir, resume, force)
     if data is None:

@@ -17,7 +17,9 @@ class BuildConfig:
     model: a saved QKeras model (.h5). board: pynq-z1, pynq-z2 or zc706. out: build directory.
     cut: layer after which a float head runs on the host ('auto': before a final float Dense,
     'none': no head). clock_mhz: fabric clock (default: the board's PYNQ clock).
-    input_precision: HLS input type such as 'fixed<6,2>' (default: hls4ml's, or the model's).
+    input_precision: HLS input type such as 'fixed<6,2>' (default: the model's first quantizer, so
+    raw floats are quantized exactly like Keras). allow_approximate: build layers that have no exact
+    type (float weights or activations on the accelerator) with hls4ml's default types.
     """
 
     model: str
@@ -29,6 +31,7 @@ class BuildConfig:
     clock_mhz: float | None = None
     input_precision: str | None = None
     jobs: int = 4
+    allow_approximate: bool = False
 
     def __post_init__(self):
         get_board(self.board)  # unknown board: the error lists the known ones
@@ -38,8 +41,12 @@ class BuildConfig:
             raise ValueError(f"reuse_factor: must be a positive integer, got {self.reuse_factor!r}")
         if self.clock_mhz is not None and not 10 <= float(self.clock_mhz) <= 400:
             raise ValueError(f"clock_mhz: must be in [10, 400], got {self.clock_mhz}")
-        if not Path(self.model).exists():
-            raise FileNotFoundError(f"model file {self.model} does not exist")
+        from flow import check_model_path
+        from flow.convert import check_precision_string
+
+        check_model_path(self.model)
+        if self.input_precision is not None:
+            check_precision_string(self.input_precision, "input_precision")
 
     @property
     def board_info(self):

@@ -33,7 +33,7 @@ def _prepare(out: Path, resume: bool, force: bool) -> dict:
 
 def build(cfg: BuildConfig, resume: bool = False, force: bool = False, until: str | None = None, echo=print) -> dict:
     """Run the steps; returns the state. Stops at the first step whose tool is missing."""
-    out = Path(cfg.out)
+    out = Path(cfg.out).resolve()  # tools run with cwd=out, so every path handed to them must be absolute
     state = _prepare(out, resume, force)
     if resume and state.get("config", {}).get("model") not in (None, cfg.model):
         raise ValueError(f"cannot resume {out}: it was started for model {state['config']['model']}, not {cfg.model}")

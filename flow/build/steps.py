@@ -94,7 +94,7 @@ def step_convert(ctx: BuildContext) -> None:
         clock_period=1000.0 / ctx.cfg.fclk_mhz,
         input_precision=ctx.cfg.input_precision,
     )
-    hm = convert(backbone, ctx.prj, cfg, force=True)
+    hm = convert(backbone, ctx.prj, cfg, force=True, allow_approximate=ctx.cfg.allow_approximate)
     inputs, outputs = hm.get_input_variables(), hm.get_output_variables()
     if len(inputs) != 1 or len(outputs) != 1:
         raise ValueError(f"the AXI-stream top supports one input and one output; the backbone has {len(inputs)} and {len(outputs)}")

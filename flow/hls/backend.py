@@ -93,6 +93,7 @@ class MSQBackend(VitisBackend):
                 f"{prefix}:reject_unsupported_row_layers",
                 f"{prefix}:replace_row_quantized_layers",
                 f"{prefix}:replace_lq_layers",
+                f"{prefix}:warn_default_precision",
             ],
             requires=[optimize_flow],
             backend=self.name,

@@ -39,6 +39,8 @@ class LayerWork:
     weight_bits: int = 4
     data_bits: int = 8
     reuse_factor: int = 1
+    #: Why this layer is costed the way it is, when it is not one of our row kernels (shown by the report).
+    note: str = ""
 
     def __post_init__(self):
         if not 0 <= self.n_sp2 <= self.n_out:
@@ -53,6 +55,10 @@ class LayerWork:
     @property
     def macs(self) -> int:
         return self.n_in * self.n_out * self.pixels
+
+
+#: hls4ml's default precision (fixed<16,6>): what float weights become when converted anyway.
+DEFAULT_WEIGHT_BITS = 16
 
 
 @dataclass
@@ -98,8 +104,8 @@ def estimate_layer(work, costs: Costs) -> dict:
     acc_w = accumulator_width(work)
     adder = costs.block("adder", W=acc_w)
     acc = costs.block("accumulator", W=acc_w)
-    fixed = costs.fixed_lane(work.data_bits, work.weight_bits)
-    sp2 = costs.sp2_lane(work.data_bits, work.weight_bits)
+    fixed = costs.fixed_lane(work.data_bits, work.weight_bits) if fix_lanes else {"dsp": 0, "lut": 0}
+    sp2 = costs.sp2_lane(work.data_bits, work.weight_bits) if sp2_lanes else {"lut": 0}
     weight_bits_total = work.n_in * work.n_out * work.weight_bits
     return {
         "layer": work.name,
@@ -112,6 +118,7 @@ def estimate_layer(work, costs: Costs) -> dict:
         "lut_lanes": sp2_lanes,
         "cycles": rf * work.pixels,
         "macs": work.macs,
+        "note": getattr(work, "note", ""),
     }
 
 
@@ -218,26 +225,37 @@ def works_from_model(model, reuse_factor: int = 1, data_bits: int = 8) -> list:
     from flow.quantizers import RowQuantizer, quantized_lq, quantized_msq, quantized_sp2
     from flow.resources.lq import lq_work
 
+    from flow.convert import approximate_layers
+
+    approximate = approximate_layers(model)
     works = []
     for layer in model.layers:
         q = getattr(layer, "kernel_quantizer_internal", None)
         if isinstance(q, quantized_lq):
             works.append(lq_work(layer, model, reuse_factor, data_bits))
             continue
-        if not isinstance(q, RowQuantizer):
+        if not hasattr(layer, "kernel") or len(layer.kernel.shape) < 2:
             continue
         shape = layer.kernel.shape
         n_out = int(shape[-1])
-        if isinstance(q, quantized_msq):
-            if not q.frozen:
-                raise ValueError(f"layer '{layer.name}': freeze the MSQ rows first (flow.convert.freeze_msq_rows)")
-            n_sp2 = int(q.n_sp2)
-        else:
-            n_sp2 = n_out if isinstance(q, quantized_sp2) else 0
         out_shape = layer.output_shape
         pixels = int(np.prod(out_shape[1:-1])) if len(out_shape) > 2 else 1
         n_in = int(np.prod(shape[:-1]))
-        works.append(LayerWork(layer.name, n_in, n_out, n_sp2, pixels, q.bits, data_bits, reuse_factor))
+        if isinstance(q, RowQuantizer):
+            if isinstance(q, quantized_msq):
+                if not q.frozen:
+                    raise ValueError(f"layer '{layer.name}': freeze the MSQ rows first (flow.convert.freeze_msq_rows)")
+                n_sp2 = int(q.n_sp2)
+            else:
+                n_sp2 = n_out if isinstance(q, quantized_sp2) else 0
+            works.append(LayerWork(layer.name, n_in, n_out, n_sp2, pixels, q.bits, data_bits, reuse_factor))
+        elif layer.name in approximate or q is None:
+            note = (f"approximate: {approximate.get(layer.name, 'float weights')}; costed as hls4ml's default "
+                    f"{DEFAULT_WEIGHT_BITS}-bit weights on DSPs (C-simulation will not equal Keras here)")
+            works.append(LayerWork(layer.name, n_in, n_out, 0, pixels, DEFAULT_WEIGHT_BITS, data_bits, reuse_factor, note))
+        elif hasattr(q, "bits"):
+            note = f"stock hls4ml kernel ({type(q).__name__}, {int(q.bits)}-bit weights on DSPs)"
+            works.append(LayerWork(layer.name, n_in, n_out, 0, pixels, int(q.bits), data_bits, reuse_factor, note))
     if not works:
         raise ValueError(f"model '{model.name}' has no SP2/MSQ/LQ layer to estimate")
     return works
@@ -251,6 +269,9 @@ def format_estimate(result: dict) -> str:
         f"{k} {100 * v:.1f}% ({'fits' if result['fits'][k] else 'DOES NOT FIT'})" for k, v in result["utilization"].items()
     )
     lines += ["", f"{result['board']}: {util}", f"latency {result['latency_us']:.2f} us, {result['gops']:.2f} GOPS"]
+    notes = [f"{r['layer']}: {r['note']}" for r in result["layers"] if r.get("note")]
+    if notes:
+        lines += ["", "notes (estimated, not measured):", *notes]
     return "\n".join(lines)
 
 
