@@ -53,21 +53,32 @@ class ConvertConfig:
             check_precision_string(self.input_precision, "input_precision")
 
 
-PRECISION = re.compile(
-    r"^(ap_)?(u?fixed<\s*\d+\s*,\s*-?\d+\s*(,\s*(AP_)?[A-Z_]+\s*){0,3}>|u?int<\s*\d+\s*>)$"
-)
+PRECISION = re.compile(r"^(ap_)?u?fixed<\s*(\d+)\s*,\s*-?\d+\s*((,\s*[A-Za-z_0-9]+\s*){0,3})>$")
+#: Input conversions the board driver reproduces (``msq_overlay.packing``): floor or half-to-even rounding.
+INPUT_ROUNDINGS = ("TRN", "RND_CONV")
+INPUT_SATURATIONS = ("WRAP", "SAT", "SAT_SYM")
 
 
 def check_precision_string(text, what: str) -> str:
-    """A one-line error unless ``text`` is an HLS precision such as 'fixed<6,2>' or 'ufixed<8,3,RND_CONV,SAT>'."""
-    if not isinstance(text, str) or not PRECISION.match(text.strip()):
+    """A one-line error unless ``text`` is an input precision such as 'fixed<6,2>' or 'ufixed<8,3,RND_CONV,SAT>'.
+
+    Only the rounding (TRN, RND_CONV) and saturation (WRAP, SAT, SAT_SYM) modes the board driver packs
+    exactly like the C-simulation are accepted; ``int<N>`` (which truncates toward zero) is not.
+    """
+    m = PRECISION.match(text.strip()) if isinstance(text, str) else None
+    if m is None:
         raise ValueError(
-            f"{what}: {text!r} is not an HLS precision; expected e.g. 'fixed<6,2>', 'ufixed<8,3>', "
-            "'fixed<8,3,RND_CONV,SAT>' or 'int<8>'"
+            f"{what}: {text!r} is not an HLS fixed-point precision; expected e.g. 'fixed<6,2>', 'ufixed<8,3>' or "
+            "'fixed<8,3,RND_CONV,SAT>' (for integers: 'fixed<8,8>')"
         )
-    width = int(re.search(r"<\s*(\d+)", text).group(1))
+    width = int(m.group(2))
     if not 1 <= width <= 64:
         raise ValueError(f"{what}: {text!r} has width {width}; input types need 1 to 64 bits")
+    modes = [p.strip().upper().removeprefix("AP_") for p in m.group(3).split(",") if p.strip()]
+    if modes and modes[0] not in INPUT_ROUNDINGS:
+        raise ValueError(f"{what}: {text!r}: rounding {modes[0]} is not one of {INPUT_ROUNDINGS}")
+    if len(modes) > 1 and modes[1] not in INPUT_SATURATIONS:
+        raise ValueError(f"{what}: {text!r}: saturation {modes[1]} is not one of {INPUT_SATURATIONS}")
     return text
 
 
@@ -141,6 +152,20 @@ FLOAT_ACTIVATION_LAYERS = ("Activation", "ReLU", "LeakyReLU", "Softmax", "ELU", 
 NORMALIZATION_LAYERS = ("BatchNormalization", "QBatchNormalization", "LayerNormalization")
 
 
+def tf_nest_layers(inbound) -> list:
+    return list(inbound) if isinstance(inbound, (list, tuple)) else [inbound]
+
+
+POOLING_LAYERS = ("AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D")
+
+
+def _average_size(layer) -> int:
+    """How many values one output of an average pool averages (a power of two is exact)."""
+    if type(layer).__name__.startswith("Global"):
+        return int(np.prod(layer.input_shape[1:-1]))
+    return int(np.prod(layer.pool_size))
+
+
 def _activation_reason(layer) -> str | None:
     act = getattr(layer, "activation", None)
     if act is None or hasattr(act, "get_config") or hasattr(act, "bits"):  # a QKeras quantizer
@@ -162,7 +187,17 @@ def approximate_layers(model) -> dict[str, str]:
         if cls in FLOAT_KERNEL_LAYERS:
             found[layer.name] = f"{cls} with float weights (no kernel_quantizer)"
         elif cls in NORMALIZATION_LAYERS:
-            found[layer.name] = f"{cls} with float scale and shift"
+            parents = [p for node in layer.inbound_nodes[:1] for p in tf_nest_layers(node.inbound_layers)]
+            kernel_parent = next((p.name for p in parents if hasattr(p, "kernel")), None)
+            found[layer.name] = (
+                f"{cls} '{layer.name}' follows '{kernel_parent}': fold it into that kernel first with "
+                "flow.fold.fold_batchnorm(model) (float scale and shift otherwise)"
+                if kernel_parent else f"{cls} with float scale and shift"
+            )
+        elif cls in POOLING_LAYERS and _average_size(layer) & (_average_size(layer) - 1):
+            found[layer.name] = f"{cls} over {_average_size(layer)} values (not a power of two: the mean rounds)"
+        elif cls == "Average":
+            found[layer.name] = "Average merge (hls4ml keeps the inputs' fractional bits: the mean rounds)"
         elif cls in FLOAT_ACTIVATION_LAYERS:
             reason = _activation_reason(layer) if cls == "Activation" else f"float {cls}"
             if reason:

@@ -45,4 +45,10 @@ def with_input_quantizer(model, quantizer, name: str = INPUT_LAYER_NAME) -> tf.k
     inp = tf.keras.Input(model.input_shape[1:], name=model.input_names[0])
     q_in = QActivation(quantizer, name=name)(inp)
     outputs = call_flat(model, q_in)
-    return tf.keras.Model(inp, outputs if len(outputs) > 1 else outputs[0], name=model.name)
+    joined = tf.keras.Model(inp, outputs if len(outputs) > 1 else outputs[0], name=model.name)
+    # The joined model shares its layers with ``model`` (two graph nodes each, so `layer.output` would
+    # point into the old graph); a clone has layers of its own, with the same names and weights.
+    out = tf.keras.models.clone_model(joined)
+    for layer in joined.layers:
+        out.get_layer(layer.name).set_weights(layer.get_weights())
+    return out

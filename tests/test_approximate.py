@@ -60,6 +60,16 @@ def _model(kind):
 KINDS = ["dense", "conv", "batchnorm", "sigmoid"]
 
 
+def test_average_pools_that_round_are_flagged():
+    inp = tf.keras.Input((6, 6, 2))
+    a = tf.keras.layers.AveragePooling2D(3, name="avg3")(inp)  # 9 values: not exact
+    b = tf.keras.layers.AveragePooling2D(2, name="avg2")(inp)  # 4 values: exact
+    g = tf.keras.layers.GlobalAveragePooling2D(name="gap")(b)  # 9 positions: not exact
+    m = tf.keras.layers.Average(name="mean")([tf.keras.layers.Flatten()(a), tf.keras.layers.Flatten()(a)])
+    model = tf.keras.Model(inp, [m, g])
+    assert set(approximate_layers(model)) == {"avg3", "gap", "mean"}
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_keras_side_check_names_exactly_the_layers(kind):
     model, bad = _model(kind)
@@ -183,11 +193,12 @@ def test_cli_malformed_yaml_names_file_line_and_column(text, where, tmp_path, ca
     assert len(captured.err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("precision", ["fixed<99", "fixed<6;2>", "float", "fixed<100,2>"])
+@pytest.mark.parametrize("precision", ["fixed<99", "fixed<6;2>", "float", "fixed<100,2>", "int<8>", "fixed<8,3,RND_ZERO,SAT>",
+                                       "fixed<8,3,RND_CONV,SAT_ZERO>"])
 def test_cli_malformed_input_precision(precision, tmp_path, capsys):
     model = golden.GOLDEN_DIR / "digits_msq4.h5"
     for args in (["convert", str(model), str(tmp_path / "prj"), "--input-precision", precision],
                  ["build", str(model), "--out", str(tmp_path / "b"), "--input-precision", precision]):
         code, captured = _cli(capsys, args)
-        assert code == 2 and "input_precision" in captured.err and repr(precision) in captured.err
+        assert code == 2 and "input_precision" in captured.err and repr(precision) in captured.err, captured.err
         assert not (tmp_path / "prj").exists() and not (tmp_path / "b").exists()

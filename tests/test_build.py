@@ -206,3 +206,21 @@ def test_lq_model_builds_to_the_checked_csim_library(tmp_path, digits):
     state = build(cfg, until="csim_lib", echo=lambda *_: None)
     assert all(state["steps"][s]["status"] == "done" for s in ("convert", "accel_top", "csim_lib"))
     assert "nnet::lq_dense_latency<" in (tmp_path / "b" / "hls4ml_prj" / "firmware" / "myproject.cpp").read_text()
+
+
+def test_resume_refuses_changed_settings_and_model(tmp_path):
+    from flow import golden
+
+    model = tmp_path / "m.h5"
+    shutil.copy(golden.GOLDEN_DIR / "digits_fixed4.h5", model)
+    cfg = BuildConfig(model=str(model), out=str(tmp_path / "b"))
+    build(cfg, until="convert", echo=lambda *_: None)
+    import dataclasses
+
+    for change, named in ((dict(board="zc706"), "board: 'pynq-z2' -> 'zc706'"),
+                          (dict(strategy="Resource", reuse_factor=4), "reuse_factor: 1 -> 4")):
+        with pytest.raises(ValueError, match=re.escape(named)):
+            build(dataclasses.replace(cfg, **change), resume=True, echo=lambda *_: None)
+    shutil.copy(golden.GOLDEN_DIR / "digits_sp24.h5", model)  # same path, other content
+    with pytest.raises(ValueError, match="model file's content changed.*--force"):
+        build(cfg, resume=True, echo=lambda *_: None)

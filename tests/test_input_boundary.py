@@ -31,9 +31,19 @@ def _raw(rule: InputRule, shape, seed=0) -> np.ndarray:
     return raw_inputs(rule.width, rule.integer, rule.signed, shape, N, seed)
 
 
+def _float64_near(x: np.ndarray) -> np.ndarray:
+    """float64 values that Keras' float32 cast turns back into ``x``: ``x +- 2**-30`` (where that is below
+    half a float32 ulp). Where ``x`` is a rounding midpoint, converting the double directly rounds away."""
+    x64 = x.astype(np.float64)
+    nudge = np.where(np.abs(x64) >= 2.0**-5, np.random.default_rng(0).choice([-1.0, 1.0], x.shape) * 2.0**-30, 0.0)
+    near = x64 + nudge
+    assert np.array_equal(near.astype(np.float32), x)
+    return near
+
+
 def _assert_raw_exact(model, hm, x):
     expected = model.predict(x, verbose=0)
-    for inputs in (x, x.astype(np.float64)):  # Keras casts float64 to float32; so does our bridge
+    for inputs in (x, _float64_near(x)):  # Keras casts float64 to float32; so does our bridge
         got = np.asarray(hm.predict(np.ascontiguousarray(inputs))).reshape(expected.shape)
         bad = int(np.sum(got != expected))
         assert bad == 0, f"{bad} of {got.size} outputs differ on raw {inputs.dtype} inputs"
@@ -56,6 +66,8 @@ def _input_rule(model) -> InputRule:
         (quantized_bits(5, 2, keep_negative=False, alpha=1), "ufixed<5,2,RND_CONV,SAT>"),
         (quantized_relu(8, 3), "ufixed<8,3,RND_CONV,SAT>"),
         (quantized_relu(3, 4), "ufixed<3,4,RND_CONV,SAT>"),
+        (quantized_bits(4, 5, alpha=1), "fixed<4,6,RND_CONV,SAT>"),
+        (quantized_relu(4, 2, relu_upper_bound=8.0, is_quantized_clip=False), "ufixed<4,2,RND_CONV,SAT>"),
     ],
 )
 def test_rule_is_the_quantizer_type(quantizer, expected):
@@ -69,6 +81,7 @@ def test_rule_is_the_quantizer_type(quantizer, expected):
         (quantized_bits(6, 1, alpha=1, use_stochastic_rounding=True), "stochastic"),
         (quantized_relu(6, 2, negative_slope=0.25), "leaky"),
         (quantized_bits(1, 0, alpha=1), "sign"),
+        (quantized_relu(4, 2, relu_upper_bound=1.0, is_quantized_clip=False), "relu_upper_bound"),
     ],
 )
 def test_rule_refuses_quantizers_without_a_fixed_point_input(quantizer, reason):
@@ -79,7 +92,8 @@ def test_rule_refuses_quantizers_without_a_fixed_point_input(quantizer, reason):
 @pytest.mark.parametrize(
     "quantizer",
     [quantized_bits(6, 1, alpha=1), quantized_bits(4, 0, alpha=1, symmetric=True),
-     quantized_bits(5, 2, keep_negative=False, alpha=1), quantized_relu(8, 3), quantized_relu(3, 4)],
+     quantized_bits(5, 2, keep_negative=False, alpha=1), quantized_relu(8, 3), quantized_relu(3, 4),
+     quantized_bits(4, 5, alpha=1)],
     ids=str,
 )
 def test_driver_packing_equals_the_keras_quantizer(quantizer):
@@ -122,6 +136,38 @@ def test_demo_models_raw_floats(name, api, project_dir):
     assert str(hm.get_input_variables()[0].type.precision).startswith("fixed<6,2,RND_CONV,SAT")
     x = _raw(_input_rule(model), (64,))
     _assert_raw_exact(model, hm, x)
+
+
+@pytest.mark.csim
+def test_plain_api_model_granularity_derives_the_input(project_dir):
+    """hls4ml's default config (granularity='model') gives every type fixed<16,6>: the input still gets
+    the quantizer's type (nothing was set for it), and every defaulted layer is named in one warning."""
+    from flow.hls.passes.warn_default_precision import DefaultPrecisionWarning
+
+    model = flow.load_model(golden.GOLDEN_DIR / "digits_msq4.h5")
+    cfg = hls4ml.utils.config_from_keras_model(model, granularity="model", backend="MSQ")
+    with pytest.warns(DefaultPrecisionWarning, match="'act1'") as record:
+        hm = hls4ml.converters.convert_from_keras_model(
+            model, hls_config=cfg, backend="MSQ", output_dir=str(project_dir), part="xc7z020clg400-1"
+        )
+    assert not [w for w in record if issubclass(w.category, InputPrecisionWarning)]
+    assert str(hm.get_input_variables()[0].type.precision).startswith("fixed<6,2,RND_CONV,SAT")
+    assert {"act1", "act2"} <= set(hm.flow_approximations)
+
+
+@pytest.mark.csim
+def test_sequential_model_raw_floats(project_dir):
+    from flow.quantizers import quantized_msq
+
+    tf.keras.utils.set_random_seed(4)
+    q = dict(kernel_quantizer=quantized_msq(4, 0.5), bias_quantizer=quantized_bits(8, 3, alpha=1))
+    model = tf.keras.Sequential(
+        [tf.keras.Input((10,)), QActivation(quantized_bits(5, 1, alpha=1)), QDense(4, **q)], name="seq"
+    )
+    freeze_msq_rows(model)
+    hm = convert(model, project_dir)
+    assert str(hm.get_input_variables()[0].type.precision).startswith("fixed<5,2,RND_CONV,SAT")
+    _assert_raw_exact(model, hm, _raw(_input_rule(model), (10,), seed=6))
 
 
 def _scaled_mlp(scheme, share, seed):

@@ -7,6 +7,7 @@ a new build into a non-empty directory needs ``force=True`` (which replaces it).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import time
@@ -31,14 +32,45 @@ def _prepare(out: Path, resume: bool, force: bool) -> dict:
     return {}
 
 
+#: Settings that do not change what the steps produce (resuming with another value is fine).
+RESUME_FREE = ("jobs",)
+
+
+def config_fingerprint(cfg: BuildConfig) -> dict:
+    """What a build's artifacts depend on: every setting, the model's absolute path and its content hash."""
+    data = {k: v for k, v in cfg.to_dict().items() if k not in RESUME_FREE}
+    data["model"] = str(Path(cfg.model).resolve())
+    data["model_sha256"] = hashlib.sha256(Path(cfg.model).read_bytes()).hexdigest()
+    return data
+
+
+def check_resume(out: Path, state: dict, fingerprint: dict) -> None:
+    """Resuming with other settings or another model file would mix artifacts: an error naming what changed."""
+    old = state.get("fingerprint")
+    if old is None:
+        old = {**state.get("config", {}), "model_sha256": fingerprint["model_sha256"]}
+        old = {k: v for k, v in old.items() if k not in RESUME_FREE}
+        if "model" in old:
+            old["model"] = str(Path(old["model"]).resolve())
+    changed = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
+    if changed:
+        detail = ", ".join(f"{k}: {old.get(k)!r} -> {fingerprint.get(k)!r}" for k in changed if k != "model_sha256")
+        if "model_sha256" in changed:
+            detail = ", ".join(filter(None, [detail, "the model file's content changed"]))
+        raise ValueError(f"cannot resume {out}: the build was started with other settings ({detail}); "
+                         "pass --force to start over")
+
+
 def build(cfg: BuildConfig, resume: bool = False, force: bool = False, until: str | None = None, echo=print) -> dict:
     """Run the steps; returns the state. Stops at the first step whose tool is missing."""
     out = Path(cfg.out).resolve()  # tools run with cwd=out, so every path handed to them must be absolute
     state = _prepare(out, resume, force)
-    if resume and state.get("config", {}).get("model") not in (None, cfg.model):
-        raise ValueError(f"cannot resume {out}: it was started for model {state['config']['model']}, not {cfg.model}")
+    fingerprint = config_fingerprint(cfg)
+    if resume:
+        check_resume(out, state, fingerprint)
     state.setdefault("steps", {})
     state["config"] = cfg.to_dict()
+    state["fingerprint"] = fingerprint
     ctx = BuildContext(cfg, out, state)
     (ctx.logs).mkdir(parents=True, exist_ok=True)
     names = [name for name, _ in STEPS]

@@ -31,14 +31,15 @@ DEFAULT_PART = "xc7z020clg400-1"
 
 
 #: hls4ml's bridge line converting float64 inputs: ``nnet::convert_data<double, input_t, N>(x, x_ap);``
-_DOUBLE_INPUT = re.compile(r"^(\s*)nnet::convert_data<double, (\w+), (\w+)>\((\w+), (\w+)\);$", re.MULTILINE)
+_DOUBLE_INPUT = re.compile(r"^(\s*)nnet::convert_data<double, (\w+), ([^>]+)>\((\w+), (\w+)\);$", re.MULTILINE)
 
 
-def float32_first(bridge: str) -> str:
+def float32_first(bridge: str) -> tuple[str, int]:
     """Bridge source whose float64 entry point casts every input to float32 before quantizing it.
 
     Keras casts float64 inputs to float32 and then quantizes; converting the double directly can
     round the other way where the float32 cast lands exactly on a rounding midpoint.
+    Returns the new source and the number of inputs rewritten.
     """
 
     def cast(m: re.Match) -> str:
@@ -49,7 +50,7 @@ def float32_first(bridge: str) -> str:
             f"{indent}nnet::convert_data<float, {ctype}, {size}>({src}_f32, {dst});"
         )
 
-    return _DOUBLE_INPUT.sub(cast, bridge)
+    return _DOUBLE_INPUT.subn(cast, bridge)
 
 
 class MSQWriter(VitisWriter):
@@ -59,7 +60,13 @@ class MSQWriter(VitisWriter):
     def write_bridge(self, model):
         super().write_bridge(model)
         path = Path(model.config.get_output_dir()) / f"{model.config.get_project_name()}_bridge.cpp"
-        path.write_text(float32_first(path.read_text()))
+        text, count = float32_first(path.read_text())
+        if count != len(model.get_input_variables()):
+            raise RuntimeError(
+                f"{path}: found {count} float64 input conversions to rewrite, expected {len(model.get_input_variables())} "
+                "(hls4ml's bridge template changed?); float64 C-simulation inputs would not go through float32 like Keras"
+            )
+        path.write_text(text)
 
 
 class MSQBackend(VitisBackend):

@@ -104,7 +104,7 @@ def _bits_rule(q, source: str) -> InputRule | str:
     refusal = _common_refusal(q)
     if refusal:
         return refusal
-    if q.alpha not in (None, 1, 1.0):
+    if q.alpha is not None and (isinstance(q.alpha, str) or not np.all(np.asarray(q.alpha, dtype=np.float64) == 1.0)):
         return f"alpha={q.alpha!r} scales the levels (use alpha=1)"
     signed = bool(q.keep_negative)
     bits, integer = int(q.bits), int(q.integer)
@@ -120,9 +120,10 @@ def _relu_rule(q, source: str) -> InputRule | str:
         return refusal
     if float(q.negative_slope) != 0.0 or q.use_sigmoid:
         return "leaky or sigmoid-based quantized_relu has no single fixed-point input type"
-    if q.relu_upper_bound is not None and not q.is_quantized_clip:
-        return "relu_upper_bound clips inside the grid's range"
-    return InputRule(int(q.bits), int(q.integer), False, "RND_CONV", "SAT", source)
+    rule = InputRule(int(q.bits), int(q.integer), False, "RND_CONV", "SAT", source)
+    if q.relu_upper_bound is not None and not q.is_quantized_clip and float(q.relu_upper_bound) < rule.value_range()[1]:
+        return f"relu_upper_bound={q.relu_upper_bound} clips inside the grid's range"
+    return rule
 
 
 def _lq_rule(q, source: str) -> InputRule | str:
@@ -152,6 +153,8 @@ def _model_edges(keras_model) -> list[tuple[str, object]]:
     """``(parent name, layer)`` for every connection of ``keras_model``'s own graph (a layer shared
     with another model has nodes there too; only this model's nodes count)."""
     edges = []
+    if not hasattr(keras_model, "_nodes_by_depth"):
+        raise AttributeError(f"model '{keras_model.name}' has no functional graph (subclassed or not built)")
     for nodes in keras_model._nodes_by_depth.values():  # Keras' own graph of this model
         for node in nodes:
             if node.is_input:

@@ -249,7 +249,7 @@ def works_from_model(model, reuse_factor: int = 1, data_bits: int = 8) -> list:
             else:
                 n_sp2 = n_out if isinstance(q, quantized_sp2) else 0
             works.append(LayerWork(layer.name, n_in, n_out, n_sp2, pixels, q.bits, data_bits, reuse_factor))
-        elif layer.name in approximate or q is None:
+        elif q is None:
             note = (f"approximate: {approximate.get(layer.name, 'float weights')}; costed as hls4ml's default "
                     f"{DEFAULT_WEIGHT_BITS}-bit weights on DSPs (C-simulation will not equal Keras here)")
             works.append(LayerWork(layer.name, n_in, n_out, 0, pixels, DEFAULT_WEIGHT_BITS, data_bits, reuse_factor, note))

@@ -6,7 +6,7 @@ C-simulation differs from Keras on about 40 % of uniform inputs. See :mod:`flow.
 
 Contract (first pass of ``msq:convert``; reads the Keras model hls4ml was given):
     match:     an ``Input`` node not yet handled.
-    transform: precision 'auto' -> the first quantizer's exact type (rounding and saturation
+    transform: precision 'auto' or the model default -> the first quantizer's exact type (rounding and saturation
                included); no exact type (no input quantizer, or one without a fixed-point form) ->
                :class:`InputPrecisionWarning` naming the type raw floats will be truncated to
                (an error under ``Model: StrictInput: True``); a precision given by hand that is
@@ -41,6 +41,23 @@ def _precision(rule: InputRule) -> FixedPrecisionType:
     )
 
 
+def _given(model, node) -> bool:
+    """Whether the input's precision was set for it (by name or for all Input layers), not the model default."""
+    config = model.config
+    keys = [(config.layer_name_precision, f"{node.name.lower()}_{var}") for var in ("result", "default")]
+    keys += [(config.layer_type_precision, f"input_{var}") for var in ("result", "default")]
+    return any(str(table.get(key, "auto")).lower() != "auto" for table, key in keys)
+
+
+def _keras_input_name(model, node, keras_model) -> str:
+    """The Keras name of hls4ml's input ``node`` (hls4ml names an unnamed Sequential input 'input1')."""
+    names = list(getattr(keras_model, "input_names", []))
+    if node.name in names or node.name not in model.inputs:
+        return node.name
+    index = model.inputs.index(node.name)
+    return names[index] if index < len(names) else node.name
+
+
 def _strict(model) -> bool:
     return bool(model.config.config.get("HLSConfig", {}).get("Model", {}).get("StrictInput", False))
 
@@ -61,10 +78,13 @@ class DeriveInputPrecision(OptimizerPass):
         if keras_model is None or isinstance(keras_model, str) or not hasattr(keras_model, "layers"):
             rule = "the converter was not given a Keras model object"
         else:
-            rule = model_input_rule(keras_model, node.name)
+            try:
+                rule = model_input_rule(keras_model, _keras_input_name(model, node, keras_model))
+            except AttributeError as exc:  # a subclassed or unbuilt model has no layer graph to walk
+                rule = f"the input's first quantizer cannot be found ({exc})"
         variable = node.get_output_variable()
         current = variable.type.precision
-        if isinstance(current, UnspecifiedPrecisionType):
+        if isinstance(current, UnspecifiedPrecisionType) or not _given(model, node):  # 'auto' or the model default
             if isinstance(rule, str):
                 self._no_rule(model, node, rule)
                 return False

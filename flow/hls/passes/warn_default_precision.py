@@ -28,11 +28,14 @@ class DefaultPrecisionWarning(UserWarning):
 def default_precision_layers(model) -> dict[str, dict[str, str]]:
     """``{layer: {type name: precision}}`` of the types still at the model's default precision."""
     default = str(model.config.backend.convert_precision_string(model.config.model_precision["default"]))
+    named_layers = {key.rsplit("_", 1)[0] for key in model.config.layer_name_precision}
     found: dict[str, dict[str, str]] = {}
     for node in model.graph.values():
         if isinstance(node, Input):
             continue  # the input type has its own rule and warning (derive_input_precision)
-        for type_name in node.get_attr("flow_default_types", []):
+        # granularity='model' (or no hls_config): nothing is 'auto', every unset type simply is the default
+        candidates = node.types if node.name.lower() not in named_layers else node.get_attr("flow_default_types", [])
+        for type_name in candidates:
             named = node.types.get(type_name)
             if named is not None and str(named.precision) == default:
                 found.setdefault(node.name, {})[type_name] = str(named.precision)
