@@ -54,9 +54,6 @@ class ConvertConfig:
 
 
 PRECISION = re.compile(r"^(ap_)?u?fixed<\s*(\d+)\s*,\s*-?\d+\s*((,\s*[A-Za-z_0-9]+\s*){0,3})>$")
-#: Input conversions the board driver reproduces (``msq_overlay.packing``): floor or half-to-even rounding.
-INPUT_ROUNDINGS = ("TRN", "RND_CONV")
-INPUT_SATURATIONS = ("WRAP", "SAT", "SAT_SYM")
 
 
 def check_precision_string(text, what: str) -> str:
@@ -65,6 +62,8 @@ def check_precision_string(text, what: str) -> str:
     Only the rounding (TRN, RND_CONV) and saturation (WRAP, SAT, SAT_SYM) modes the board driver packs
     exactly like the C-simulation are accepted; ``int<N>`` (which truncates toward zero) is not.
     """
+    from msq_overlay.packing import ROUNDINGS, SATURATIONS  # the modes the driver packs
+
     m = PRECISION.match(text.strip()) if isinstance(text, str) else None
     if m is None:
         raise ValueError(
@@ -75,10 +74,10 @@ def check_precision_string(text, what: str) -> str:
     if not 1 <= width <= 64:
         raise ValueError(f"{what}: {text!r} has width {width}; input types need 1 to 64 bits")
     modes = [p.strip().upper().removeprefix("AP_") for p in m.group(3).split(",") if p.strip()]
-    if modes and modes[0] not in INPUT_ROUNDINGS:
-        raise ValueError(f"{what}: {text!r}: rounding {modes[0]} is not one of {INPUT_ROUNDINGS}")
-    if len(modes) > 1 and modes[1] not in INPUT_SATURATIONS:
-        raise ValueError(f"{what}: {text!r}: saturation {modes[1]} is not one of {INPUT_SATURATIONS}")
+    if modes and modes[0] not in ROUNDINGS:
+        raise ValueError(f"{what}: {text!r}: rounding {modes[0]} is not one of {ROUNDINGS}")
+    if len(modes) > 1 and modes[1] not in SATURATIONS:
+        raise ValueError(f"{what}: {text!r}: saturation {modes[1]} is not one of {SATURATIONS}")
     return text
 
 
@@ -150,12 +149,6 @@ FLOAT_KERNEL_LAYERS = ("Dense", "Conv1D", "Conv2D", "DepthwiseConv1D", "Depthwis
 #: Float activation layers (any function but 'linear' has no exact fixed-point result type).
 FLOAT_ACTIVATION_LAYERS = ("Activation", "ReLU", "LeakyReLU", "Softmax", "ELU", "PReLU", "ThresholdedReLU")
 NORMALIZATION_LAYERS = ("BatchNormalization", "QBatchNormalization", "LayerNormalization")
-
-
-def tf_nest_layers(inbound) -> list:
-    return list(inbound) if isinstance(inbound, (list, tuple)) else [inbound]
-
-
 POOLING_LAYERS = ("AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D")
 
 
@@ -183,33 +176,40 @@ def approximate_layers(model) -> dict[str, str]:
 
     found = {}
     for layer in all_layers(model):
-        cls = type(layer).__name__
-        if cls in FLOAT_KERNEL_LAYERS:
-            found[layer.name] = f"{cls} with float weights (no kernel_quantizer)"
-        elif cls in NORMALIZATION_LAYERS:
-            parents = [p for node in layer.inbound_nodes[:1] for p in tf_nest_layers(node.inbound_layers)]
-            kernel_parent = next((p.name for p in parents if hasattr(p, "kernel")), None)
-            found[layer.name] = (
-                f"{cls} '{layer.name}' follows '{kernel_parent}': fold it into that kernel first with "
-                "flow.fold.fold_batchnorm(model) (float scale and shift otherwise)"
-                if kernel_parent else f"{cls} with float scale and shift"
-            )
-        elif cls in POOLING_LAYERS and _average_size(layer) & (_average_size(layer) - 1):
-            found[layer.name] = f"{cls} over {_average_size(layer)} values (not a power of two: the mean rounds)"
-        elif cls == "Average":
-            found[layer.name] = "Average merge (hls4ml keeps the inputs' fractional bits: the mean rounds)"
-        elif cls in FLOAT_ACTIVATION_LAYERS:
-            reason = _activation_reason(layer) if cls == "Activation" else f"float {cls}"
-            if reason:
-                found[layer.name] = reason
-        elif hasattr(layer, "kernel_quantizer_internal"):
-            if layer.kernel_quantizer_internal is None:
-                found[layer.name] = f"{cls} without a kernel_quantizer (float weights)"
-            elif getattr(layer, "use_bias", False) and getattr(layer, "bias_quantizer_internal", None) is None:
-                found[layer.name] = f"{cls} without a bias_quantizer (float bias)"
-            elif _activation_reason(layer):
-                found[layer.name] = f"{cls} with a {_activation_reason(layer)}"
+        reason = _approximation(layer)
+        if reason:
+            found[layer.name] = reason
     return found
+
+
+def _approximation(layer) -> str | None:
+    """Why ``layer`` has no exact fixed-point type, or None."""
+    cls = type(layer).__name__
+    if cls in FLOAT_KERNEL_LAYERS:
+        return f"{cls} with float weights (no kernel_quantizer)"
+    if cls in NORMALIZATION_LAYERS:
+        inbound = layer.inbound_nodes[0].inbound_layers if layer.inbound_nodes else []
+        parents = inbound if isinstance(inbound, (list, tuple)) else [inbound]
+        kernel_parent = next((p.name for p in parents if hasattr(p, "kernel")), None)
+        if kernel_parent is None:
+            return f"{cls} with float scale and shift"
+        return (f"{cls} '{layer.name}' follows '{kernel_parent}': fold it into that kernel first with "
+                "flow.fold.fold_batchnorm(model) (float scale and shift otherwise)")
+    if cls in POOLING_LAYERS:
+        size = _average_size(layer)
+        return f"{cls} over {size} values (not a power of two: the mean rounds)" if size & (size - 1) else None
+    if cls == "Average":
+        return "Average merge (hls4ml keeps the inputs' fractional bits: the mean rounds)"
+    if cls in FLOAT_ACTIVATION_LAYERS:
+        return _activation_reason(layer) if cls == "Activation" else f"float {cls}"
+    if not hasattr(layer, "kernel_quantizer_internal"):
+        return None
+    if layer.kernel_quantizer_internal is None:
+        return f"{cls} without a kernel_quantizer (float weights)"
+    if getattr(layer, "use_bias", False) and getattr(layer, "bias_quantizer_internal", None) is None:
+        return f"{cls} without a bias_quantizer (float bias)"
+    activation = _activation_reason(layer)
+    return f"{cls} with a {activation}" if activation else None
 
 
 APPROXIMATE_ADVICE = (

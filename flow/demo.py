@@ -121,22 +121,19 @@ def step_csim(state: DemoState, cfg: DemoConfig) -> DemoState:
         "outputs_total": int(y_keras.size),
         "samples_equal": int(np.sum(equal_rows)),
         "accuracy": float(np.mean(np.argmax(y_csim, axis=1) == y)),
-        **raw_float_check(state.models["msq"], state.hls_model, x.shape[1:]),
+        **raw_float_check(state.models["msq"], state.hls_model),
     }
     return state
 
 
-def raw_float_check(model, hls_model, shape, n: int = 500) -> dict:
+def raw_float_check(model, hls_model, n: int = 500) -> dict:
     """C-sim vs Keras on raw floats (beyond the range, Gaussian, rounding midpoints) instead of the data grid."""
-    from flow.hls.input_rule import InputRule, model_input_rule, raw_inputs
+    from flow.hls.input_rule import compare_raw_floats
 
-    rule = model_input_rule(model, model.input_names[0])
-    if not isinstance(rule, InputRule):
+    raw = compare_raw_floats(model, hls_model, n)
+    if raw is None:
         return {}
-    x = raw_inputs(rule.width, rule.integer, rule.signed, shape, n, seed=0)
-    y_keras = model.predict(x, verbose=0)
-    y_csim = hls_model.predict(np.ascontiguousarray(x)).reshape(y_keras.shape)
-    return {"raw_samples": n, "raw_samples_equal": int(np.sum(np.all(y_keras == y_csim, axis=1))), "input_type": rule.hls()}
+    return {"raw_samples": n, "raw_samples_equal": raw.samples_equal, "input_type": raw.rule.hls()}
 
 
 STEPS = (step_train_float, step_train_quantized, step_save_models, step_convert, step_csim)

@@ -119,27 +119,24 @@ def save_csim_reference(ctx: BuildContext, hm, backbone, head, n: int = 32) -> N
     arrays = {"x": x, "y_backbone": y}
     if head is not None:
         arrays["y"] = head.predict(y)
-    arrays.update(raw_float_reference(hm, backbone, shape, n))
+    arrays.update(raw_float_reference(hm, backbone, n))
     np.savez(ctx.overlay / REFERENCE, **arrays)
 
 
-def raw_float_reference(hm, backbone, shape, n: int) -> dict:
+def raw_float_reference(hm, backbone, n: int) -> dict:
     """Raw float inputs and Keras' outputs for them, where the input type is the model's first
     quantizer (then C-simulation must equal Keras on them: checked here, and by the driver)."""
-    from flow.hls.input_rule import InputRule, model_input_rule, raw_inputs
+    from flow.hls.input_rule import compare_raw_floats
 
-    rule = model_input_rule(backbone, backbone.input_names[0])
-    if not isinstance(rule, InputRule):
+    raw = compare_raw_floats(backbone, hm, n, seed=2)
+    if raw is None:
         return {}
-    x_raw = raw_inputs(rule.width, rule.integer, rule.signed, shape, n, seed=2)
-    expected = backbone.predict(x_raw, verbose=0)
-    got = np.asarray(hm.predict(np.ascontiguousarray(x_raw.reshape(n, -1)))).reshape(expected.shape)
-    if not np.array_equal(got, expected):
+    if not np.array_equal(raw.got, raw.expected):
         raise ToolFailed(
-            f"C-simulation differs from Keras on {int(np.sum(got != expected))} of {got.size} outputs for raw float "
-            f"inputs, although the input type {rule.hls()} is {rule.source}"
+            f"C-simulation differs from Keras on {int(np.sum(raw.got != raw.expected))} of {raw.got.size} outputs for "
+            f"raw float inputs, although the input type {raw.rule.hls()} is {raw.rule.source}"
         )
-    return {"x_raw": x_raw, "y_raw_backbone": expected}
+    return {"x_raw": raw.x, "y_raw_backbone": raw.expected}
 
 
 def _lane(type_dict) -> int:

@@ -64,13 +64,6 @@ class InputRule:
         kind = "fixed" if self.signed else "ufixed"
         return f"{kind}<{self.width},{self.integer},{self.rounding},{self.saturation}>"
 
-    def to_dict(self) -> dict:
-        """What the board manifest stores (the driver's packing rule)."""
-        return {
-            "width": self.width, "integer": self.integer, "signed": self.signed,
-            "rounding": self.rounding, "saturation": self.saturation,
-        }
-
 
 def covers(rule: InputRule, width: int, integer: int, signed: bool) -> bool:
     """Whether a type ``<width, integer, signed>`` holds every value of ``rule``'s grid and range."""
@@ -127,14 +120,12 @@ def _relu_rule(q, source: str) -> InputRule | str:
 
 
 def _lq_rule(q, source: str) -> InputRule | str:
-    import tensorflow as tf
-
     from flow.hls.lq_encode import lq_levels
+    from flow.hls.lq_handler import activation_basis
 
     if q.per_channel:
         return "a per-channel LQ activation has no single input type (use per_channel=False)"
-    basis = q.current_basis(tf.zeros([1])).numpy().astype(np.float64)
-    mids = lq_levels(basis, q.offset_value(), source).midpoints
+    mids = lq_levels(*activation_basis(q), source).midpoints
     return lq_rule(mids, source)
 
 
@@ -228,3 +219,27 @@ def raw_inputs(width: int, integer: int, signed: bool, shape, n: int, seed: int 
     k = np.floor(rng.uniform(lo, hi, size) / step)
     x = np.choose(kinds, [uniform, gauss, (k + 0.5) * step, k * step])
     return x.astype(np.float32)
+
+
+@dataclass(frozen=True)
+class RawFloatComparison:
+    rule: InputRule
+    x: np.ndarray  # raw float32 inputs
+    expected: np.ndarray  # Keras
+    got: np.ndarray  # C-simulation, in Keras' shape
+
+    @property
+    def samples_equal(self) -> int:
+        return int(np.sum(np.all((self.got == self.expected).reshape(len(self.x), -1), axis=1)))
+
+
+def compare_raw_floats(model, hls_model, n: int, seed: int = 0) -> RawFloatComparison | None:
+    """Keras vs C-simulation on :func:`raw_inputs` for ``model``'s input type; None when the input has
+    no quantizer (then only inputs on a grid can be exact)."""
+    rule = model_input_rule(model, model.input_names[0])
+    if not isinstance(rule, InputRule):
+        return None
+    x = raw_inputs(rule.width, rule.integer, rule.signed, model.input_shape[1:], n, seed)
+    expected = model.predict(x, verbose=0)
+    got = np.asarray(hls_model.predict(np.ascontiguousarray(x.reshape(n, -1)))).reshape(expected.shape)
+    return RawFloatComparison(rule, x, expected, got)

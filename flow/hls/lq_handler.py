@@ -21,11 +21,16 @@ from flow.lq import reference
 LQ_ACTIVATION = "LQActivation"
 
 
-def parse_lq_activation(keras_layer, input_names, input_shapes):
-    """The IR dict of an LQ activation: its basis and offset exactly as Keras uses them."""
+def activation_basis(quantizer):
+    """``(basis (K,) float64, offset)`` of a per-layer LQ activation quantizer, exactly as Keras uses them."""
     import numpy as np
     import tensorflow as tf
 
+    return quantizer.current_basis(tf.zeros([1])).numpy().astype(np.float64), float(quantizer.offset_value())
+
+
+def parse_lq_activation(keras_layer, input_names, input_shapes):
+    """The IR dict of an LQ activation: its basis and offset exactly as Keras uses them."""
     from flow.quantizers import quantized_lq
 
     config = keras_layer["config"]
@@ -36,14 +41,14 @@ def parse_lq_activation(keras_layer, input_names, input_shapes):
             f"layer '{name}': QActivation(quantized_lq(per_channel=True)) has one basis per channel; activations "
             "need one basis per layer (per_channel=False), calibrated by flow.ptq.lq_quantize"
         )
-    basis = quantizer.current_basis(tf.zeros([1])).numpy().astype(np.float64)
+    basis, offset = activation_basis(quantizer)
     layer = {
         "name": name,
         "class_name": LQ_ACTIVATION,
         "inputs": input_names,
         "lq_bits": reference.check_k(quantizer.bits),
         "lq_basis": basis.tolist(),
-        "lq_offset": float(quantizer.offset_value()),
+        "lq_offset": offset,
         "data_format": "channels_last",
     }
     return layer, list(input_shapes[0])
