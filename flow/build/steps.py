@@ -21,8 +21,8 @@ import numpy as np
 from flow.build.config import BuildConfig
 from flow.build.names import NAMES
 from flow.build.tools import ToolFailed, run_checked, run_tool
+from flow.package_data import TEMPLATES
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "hls_templates"
 SIM_LIBRARY = "libmsq_axi_sim.so"
 
 
@@ -202,12 +202,36 @@ def build_vars(ctx: BuildContext) -> dict:
         "out_port": NAMES.out_port,
         "in_lane_bits": _lane(io["input"]["type"]),
         "out_lane_bits": _lane(io["output"]["type"]),
+        "dma_mm2s_mm_bits": dma_parameters(ctx)["mm2s_mm_bits"],
+        "dma_s2mm_mm_bits": dma_parameters(ctx)["s2mm_mm_bits"],
+        "dma_dre": int(dma_parameters(ctx)["dre"]),
         "vivado_project": "vivado_prj",
         "vivado_dir": "vivado",
         "bd_name": NAMES.bd_name,
         "bit_out": f"overlay/{NAMES.overlay}.bit",
         "hwh_out": f"overlay/{NAMES.overlay}.hwh",
         "jobs": ctx.cfg.jobs,
+    }
+
+
+def dma_parameters(ctx: BuildContext) -> dict:
+    """The AXI DMA as the block design configures it (build_vars.tcl) and the driver sees it (manifest).
+
+    The memory-mapped side is at least 32 bits and at least as wide as its stream (the lane), so a
+    beat never needs width conversion; the data realignment engine (DRE) is off: buffers from
+    ``pynq.allocate`` are page-aligned, and the driver checks alignment to the memory-mapped width.
+    """
+    io = ctx.state["io"]
+    in_lane, out_lane = _lane(io["input"]["type"]), _lane(io["output"]["type"])
+    return {
+        "name": NAMES.dma_instance,
+        "length_width": NAMES.dma_length_width,
+        "max_transfer_bytes": (1 << NAMES.dma_length_width) - 1,
+        "mm2s_stream_bits": in_lane,
+        "s2mm_stream_bits": out_lane,
+        "mm2s_mm_bits": max(32, in_lane),
+        "s2mm_mm_bits": max(32, out_lane),
+        "dre": False,
     }
 
 
@@ -222,7 +246,7 @@ def manifest_draft(ctx: BuildContext) -> dict:
         "clock_mhz": ctx.cfg.fclk_mhz,
         "ip": {"name": NAMES.ip_instance, "vlnv": NAMES.ip_vlnv,
                "registers": {"ctrl": NAMES.ctrl_offset, "n_samples": NAMES.n_samples_offset}},
-        "dma": {"name": NAMES.dma_instance, "max_transfer_bytes": (1 << NAMES.dma_length_width) - 1},
+        "dma": dma_parameters(ctx),
         "input": {"shape": io["input"]["shape"], "type": io["input"]["type"], "lane_bits": _lane(io["input"]["type"])},
         "output": {"shape": io["output"]["shape"], "type": io["output"]["type"], "lane_bits": _lane(io["output"]["type"])},
         "head": io["head"],

@@ -8,7 +8,7 @@ and exact average pooling (``passes/infer_exact_precision_types.py``);
 ``msq:row_kernels`` runs before ``vivado:init_layers``: it swaps row-quantized Dense/Conv layers for
 ``MSQDense``/``MSQConv*``, LQ/binary ones for ``LQDense``/``LQConv*`` (bit-plane kernels), and
 refuses 'distributed_arithmetic' on binary kernels; our templates run after ``vivado:apply_templates``.
-The C++ kernels are the headers in ``hls_templates/nnet_utils`` copied into every project.
+The C++ kernels are the headers in ``flow/hls_templates/nnet_utils`` copied into every project.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from hls4ml.writer import VitisWriter
 from flow.hls import NAME
 from flow.hls.lq_templates import LQ_TEMPLATES
 from flow.hls.templates import TEMPLATES
+from flow.package_data import check_templates
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "hls_templates"
 #: Default part: PYNQ-Z1 / PYNQ-Z2.
 DEFAULT_PART = "xc7z020clg400-1"
 
@@ -76,7 +76,7 @@ class MSQBackend(VitisBackend):
         self._register_flows()
         for template in (*TEMPLATES, *LQ_TEMPLATES):
             self.register_template(template)
-        for header in sorted((TEMPLATE_DIR / "nnet_utils").glob("*.h")):
+        for header in sorted((check_templates() / "nnet_utils").glob("*.h")):
             self.register_source(header.resolve(), destination_dir="nnet_utils")
 
     def _register_flows(self):

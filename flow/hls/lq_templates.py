@@ -1,5 +1,5 @@
 """Config-struct and call templates of the LQ layers: Python writes only these strings, the kernels
-are the headers ``hls_templates/nnet_utils/nnet_lq_{dense,conv,activation}.h``."""
+are the headers ``flow/hls_templates/nnet_utils/nnet_lq_{dense,conv,activation}.h``."""
 
 from __future__ import annotations
 

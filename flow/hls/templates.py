@@ -1,5 +1,5 @@
 """Config-struct and call templates of the MSQ layers: Python writes only these strings, the
-kernels are the headers ``hls_templates/nnet_utils/nnet_msq_{dense,conv}.h``."""
+kernels are the headers ``flow/hls_templates/nnet_utils/nnet_msq_{dense,conv}.h``."""
 
 from __future__ import annotations
 

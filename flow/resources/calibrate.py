@@ -1,6 +1,6 @@
 """Measure processing-element costs with yosys (``synth_xilinx -family xc7``).
 
-The blocks are static Verilog in ``hls_templates/calibration/pe_blocks.v``; each run sets the
+The blocks are static Verilog in ``flow/hls_templates/calibration/pe_blocks.v``; each run sets the
 block's parameters with ``chparam``, synthesizes it alone (no I/O pads) and reads ``stat``.
 The result is stored in ``flow/resources/calibration.json`` with the yosys version, and is what
 the estimator uses. Regenerate with ``python -m flow calibrate`` where yosys is installed
@@ -19,11 +19,10 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from flow.package_data import CALIBRATION, TEMPLATES
 from flow.quantizers import levels
 
-ROOT = Path(__file__).resolve().parents[2]
-VERILOG = ROOT / "hls_templates" / "calibration" / "pe_blocks.v"
-CALIBRATION = Path(__file__).resolve().parent / "calibration.json"
+VERILOG = TEMPLATES / "calibration" / "pe_blocks.v"
 DATA_BITS = (8, 16)
 WEIGHT_BITS = (4, 8)
 WIDTHS = (8, 16, 24, 32)
