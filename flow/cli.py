@@ -28,7 +28,9 @@ def cmd_demo(args) -> int:
         board=args.board,
         output_dir=args.output_dir,
         force=args.force,
-        convert=ConvertConfig(strategy=args.strategy, reuse_factor=args.reuse_factor, io_type=args.io_type),
+        convert=ConvertConfig(strategy=args.strategy or "Latency", reuse_factor=args.reuse_factor or 1,
+                              io_type=args.io_type),
+        fit_board=args.strategy is None and args.reuse_factor is None,
     )
     result = demo.run(cfg)
     print(demo.format_report(result))
@@ -109,6 +111,7 @@ def cmd_learn_widths(args) -> int:
 
 def cmd_build(args) -> int:
     from flow.build import BuildConfig, build
+    from flow.resources.fit import DoesNotFit
 
     cfg = BuildConfig(
         model=args.model,
@@ -120,12 +123,20 @@ def cmd_build(args) -> int:
         clock_mhz=args.clock_mhz,
         input_precision=args.input_precision,
         allow_approximate=args.allow_approximate,
+        allow_overbudget=args.allow_overbudget,
     )
-    state = build(cfg, resume=args.resume, force=args.force, until=args.until)
+    try:
+        state = build(cfg, resume=args.resume, force=args.force, until=args.until, optimize=args.optimize)
+    except DoesNotFit as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     if "stopped" in state:
         print(f"stopped before '{state['stopped']['step']}'; no bitstream was built. The overlay directory "
               f"{os.path.join(args.out, 'overlay')} has the manifest, the driver and the C-simulation library.")
         return 3
+    if args.until and state["steps"].get("package", {}).get("status") != "done":
+        print(f"stopped after '{args.until}' (--until); continue with --resume")
+        return 0
     print(f"overlay ready in {os.path.join(args.out, 'overlay')}")
     return 0
 
@@ -142,8 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--bits", type=int, default=4)
     d.add_argument("--sp2-share", default="auto", help="a number in [0, 1], or 'auto' (balanced for --board)")
     d.add_argument("--board", default="pynq-z2")
-    d.add_argument("--strategy", default="Latency", choices=("Latency", "Resource"))
-    d.add_argument("--reuse-factor", type=int, default=1)
+    d.add_argument("--strategy", default=None, choices=("Latency", "Resource"),
+                   help="default: with --reuse-factor, the fastest design estimated to fit --board")
+    d.add_argument("--reuse-factor", type=int, default=None)
     d.add_argument("--output-dir", default="out/demo")
     d.add_argument("--force", action="store_true", help="replace a non-empty output directory")
     d.set_defaults(func=cmd_demo)
@@ -203,6 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="HLS input type, e.g. 'fixed<6,2>'; default: the model's first quantizer (raw floats exact)")
     b.add_argument("--allow-approximate", action="store_true",
                    help="build layers with no exact type (float weights/activations) with hls4ml's default types")
+    b.add_argument("--optimize", action="store_true",
+                   help="use the fastest strategy / reuse factor estimated to fit the board when the requested one does not")
+    b.add_argument("--allow-overbudget", action="store_true",
+                   help="go on with a design estimated (or reported by Vitis HLS) not to fit the board")
     b.add_argument("--until", default=None, help="stop after this step")
     b.add_argument("--resume", action="store_true", help="continue a build, skipping the steps already done")
     b.add_argument("--force", action="store_true", help="replace a non-empty build directory")
@@ -215,7 +231,8 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileExistsError, FileNotFoundError, RuntimeError) as exc:
+    except (ValueError, FileExistsError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError,
+            RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -1,7 +1,10 @@
 """The demo: float / fixed-4 / SP2-4 / MSQ-4 MLPs on a built-in data set, MSQ one to HLS, C-sim.
 
 Steps (each a function ``step(state, cfg) -> state``, timed and logged):
-    train_float  -> train_quantized (ADMM + STE, per scheme) -> convert -> csim -> report
+    train_float  -> train_quantized (ADMM + STE, per scheme) -> save_models -> fit -> convert -> csim -> report
+
+``fit`` picks the strategy / reuse factor for ``board``: the requested one (``fit_board=False``),
+or the fastest design estimated to fit (default), and the report prints that estimate.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ class DemoConfig:
     float_epochs: int = 60
     admm: ADMMConfig = field(default_factory=ADMMConfig)
     convert: ConvertConfig = field(default_factory=ConvertConfig)
+    #: True: convert with the fastest strategy / reuse factor estimated to fit ``board`` (the
+    #: ``convert`` settings are the starting point); False: exactly ``convert``'s settings.
+    fit_board: bool = True
     output_dir: str = "out/demo"
     force: bool = False
     progress: bool = True
@@ -46,6 +52,8 @@ class DemoState:
     timings: dict = field(default_factory=dict)
     hls_model: object = None
     csim: dict = field(default_factory=dict)
+    convert: ConvertConfig | None = None
+    fit: dict = field(default_factory=dict)
 
 
 def resolved_share(cfg: DemoConfig) -> float:
@@ -104,9 +112,31 @@ def step_save_models(state: DemoState, cfg: DemoConfig) -> DemoState:
     return state
 
 
+def step_fit(state: DemoState, cfg: DemoConfig) -> DemoState:
+    """The MSQ model's estimate on ``cfg.board`` and the conversion settings to use."""
+    import dataclasses
+
+    from flow.boards import get_board
+    from flow.resources.fit import fit_at, gate
+
+    board, model = get_board(cfg.board), state.models["msq"]
+    asked = (cfg.convert.strategy, cfg.convert.reuse_factor)
+    if cfg.fit_board:
+        point, chosen = gate(model, board, *asked)
+        chosen = chosen or point
+    else:
+        point = chosen = fit_at(model, board, *asked)
+    state.convert = dataclasses.replace(cfg.convert, strategy=chosen.strategy, reuse_factor=chosen.reuse_factor,
+                                        part=board.part)
+    state.fit = {"summary": chosen.summary(), "fits": chosen.fits, "strategy": chosen.strategy,
+                 "reuse_factor": chosen.reuse_factor, "asked": None if point is chosen else point.summary(),
+                 "over": chosen.over()}
+    return state
+
+
 def step_convert(state: DemoState, cfg: DemoConfig) -> DemoState:
     out = Path(cfg.output_dir) / "hls_msq"
-    state.hls_model = convert(state.models["msq"], out, cfg.convert, force=True)
+    state.hls_model = convert(state.models["msq"], out, state.convert or cfg.convert, force=True)
     return state
 
 
@@ -136,7 +166,7 @@ def raw_float_check(model, hls_model, n: int = 500) -> dict:
     return {"raw_samples": n, "raw_samples_equal": raw.samples_equal, "input_type": raw.rule.hls()}
 
 
-STEPS = (step_train_float, step_train_quantized, step_save_models, step_convert, step_csim)
+STEPS = (step_train_float, step_train_quantized, step_save_models, step_fit, step_convert, step_csim)
 
 
 def layer_table(hls_model) -> list[dict]:
@@ -196,9 +226,24 @@ def run(cfg: DemoConfig = DemoConfig()) -> dict:
         "bits": cfg.bits,
         "sp2_share": resolved_share(cfg),
         "board": cfg.board,
+        "fit": state.fit,
     }
     Path(cfg.output_dir, "results.json").write_text(json.dumps(result, indent=2))
     return result
+
+
+def fit_lines(result: dict) -> list[str]:
+    """The design the demo converted, and whether it is estimated to fit the board."""
+    fit = result.get("fit")
+    if not fit:
+        return []
+    lines = []
+    if fit["asked"]:
+        lines.append(f"Requested design: {fit['asked']}")
+    lines.append(f"Converted design: {fit['summary']}")
+    if not fit["fits"]:
+        lines.append(f"  over budget: {', '.join(fit['over'])}; flow build refuses it without --allow-overbudget")
+    return lines
 
 
 def format_report(result: dict) -> str:
@@ -232,6 +277,7 @@ def format_report(result: dict) -> str:
             f"| {r['layer']} | {r['shape']} | {r['rows_fixed_dsp']} | {r['rows_sp2_lut']} | "
             f"{r['mults_dsp']} | {r['mults_lut']} |"
         )
+    lines += ["", *fit_lines(result)]
     lines += ["", f"HLS project: {result['project']}", f"Keras models: {result['models']}"]
     lines.append("Step times (s): " + ", ".join(f"{k} {v}" for k, v in result["timings_s"].items()))
     return "\n".join(lines)

@@ -60,6 +60,7 @@ def overlay_builds(tmp_path_factory, digits):
     cnn = vgg((8, 8, 1), 10, width=0.0625, spec=spec)
     head_layer = tf.keras.layers.Dense(10, name="head")
     float_head = tf.keras.Model(cnn.input, head_layer(cnn.get_layer("flatten").output), name="vgg_float_head")
+    from flow.build.fit_gate import optimize_config
     from flow.convert import freeze_msq_rows
 
     freeze_msq_rows(float_head)
@@ -70,5 +71,6 @@ def overlay_builds(tmp_path_factory, digits):
         # the MLP names the data grid by hand (same grid as its input quantizer); the CNN's type is derived
         precision = digits.input_precision() if name == "mlp" else None
         cfg = BuildConfig(model=str(model), board="pynq-z2", out=str(root / name), input_precision=precision)
+        cfg = optimize_config(cfg, echo=lambda *_: None)  # the fastest design estimated to fit pynq-z2
         builds[name] = (cfg, build(cfg, echo=lambda *_: None))
     return builds

@@ -77,7 +77,8 @@ def test_refuses_existing_directory_and_resumes(overlay_builds, capsys):
         build(cfg, echo=lambda *_: None)
     lines = []
     state = build(cfg, resume=True, echo=lines.append)
-    assert lines[:3] == ["[convert] done earlier, skipped", "[accel_top] done earlier, skipped", "[csim_lib] done earlier, skipped"]
+    assert lines[:4] == ["[fit] done earlier, skipped", "[convert] done earlier, skipped", "[accel_top] done earlier, skipped",
+                         "[csim_lib] done earlier, skipped"]
     assert state["stopped"]["step"] == "hls_synth" or shutil.which("vitis_hls")
     model = cfg.model
     assert main(["build", model, "--out", cfg.out, "--input-precision", cfg.input_precision]) == 2
@@ -93,11 +94,11 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert main(["build", str(tmp_path / "nope.h5"), "--out", str(tmp_path / "b")]) == 2
     assert "nope.h5" in capsys.readouterr().err
     out = tmp_path / "zc706"
-    assert main(["build", model, "--board", "zc706", "--out", str(out), "--until", "accel_top"]) == 0
+    assert main(["build", model, "--board", "zc706", "--out", str(out), "--until", "accel_top", "--optimize"]) == 0
     tv = _vars(out)
     assert tv["part"] == "xc7z045ffg900-2" and tv["board_part"] == "xilinx.com:zc706:part0:1.4" and tv["fclk_mhz"] == "200.0"
     if not shutil.which("vitis_hls"):
-        assert main(["build", model, "--board", "zc706", "--out", str(out), "--resume"]) == 3
+        assert main(["build", model, "--board", "zc706", "--out", str(out), "--resume", "--optimize"]) == 3
         assert "no bitstream was built" in capsys.readouterr().out
 
 
@@ -111,7 +112,7 @@ def _fake_tool(bin_dir: Path, name: str, body: str) -> None:
 def test_tool_exit_codes_are_checked(tmp_path, monkeypatch):
     from flow import golden
 
-    cfg = BuildConfig(model=str(golden.GOLDEN_DIR / "digits_fixed4.h5"), out=str(tmp_path / "b"))
+    cfg = BuildConfig(model=str(golden.GOLDEN_DIR / "digits_fixed4.h5"), out=str(tmp_path / "b"), allow_overbudget=True)
     build(cfg, until="csim_lib", echo=lambda *_: None)
     bin_dir = tmp_path / "bin"
     _fake_tool(bin_dir, "vitis_hls", "echo 'ERROR: [HLS 200-70] synthesis failed'; exit 1")
@@ -141,7 +142,7 @@ def test_full_build_writes_bitstream(tmp_path, digits):
     from flow import golden
 
     cfg = BuildConfig(model=str(golden.GOLDEN_DIR / "digits_msq4.h5"), out=str(tmp_path / "b"), input_precision=digits.input_precision())
-    state = build(cfg)
+    state = build(cfg, optimize=True)
     assert "stopped" not in state
     overlay = tmp_path / "b" / "overlay"
     manifest = json.loads((overlay / "manifest.json").read_text())
@@ -203,7 +204,7 @@ def test_lq_model_builds_to_the_checked_csim_library(tmp_path, digits):
     path = tmp_path / "lq2.h5"
     model.save(path)
     cfg = BuildConfig(model=str(path), out=str(tmp_path / "b"), input_precision=digits.input_precision())
-    state = build(cfg, until="csim_lib", echo=lambda *_: None)
+    state = build(cfg, until="csim_lib", echo=lambda *_: None, optimize=True)
     assert all(state["steps"][s]["status"] == "done" for s in ("convert", "accel_top", "csim_lib"))
     assert "nnet::lq_dense_latency<" in (tmp_path / "b" / "hls4ml_prj" / "firmware" / "myproject.cpp").read_text()
 
@@ -213,7 +214,7 @@ def test_resume_refuses_changed_settings_and_model(tmp_path):
 
     model = tmp_path / "m.h5"
     shutil.copy(golden.GOLDEN_DIR / "digits_fixed4.h5", model)
-    cfg = BuildConfig(model=str(model), out=str(tmp_path / "b"))
+    cfg = BuildConfig(model=str(model), out=str(tmp_path / "b"), allow_overbudget=True)
     build(cfg, until="convert", echo=lambda *_: None)
     import dataclasses
 

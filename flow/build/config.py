@@ -20,6 +20,7 @@ class BuildConfig:
     input_precision: HLS input type such as 'fixed<6,2>' (default: the model's first quantizer, so
     raw floats are quantized exactly like Keras). allow_approximate: build layers that have no exact
     type (float weights or activations on the accelerator) with hls4ml's default types.
+    allow_overbudget: go on when the design is estimated (or reported by Vitis HLS) not to fit.
     """
 
     model: str
@@ -32,6 +33,7 @@ class BuildConfig:
     input_precision: str | None = None
     jobs: int = 4
     allow_approximate: bool = False
+    allow_overbudget: bool = False
 
     def __post_init__(self):
         get_board(self.board)  # unknown board: the error lists the known ones
@@ -39,6 +41,8 @@ class BuildConfig:
             raise ValueError(f"strategy: '{self.strategy}' is not one of {STRATEGIES}")
         if isinstance(self.reuse_factor, bool) or not isinstance(self.reuse_factor, int) or self.reuse_factor < 1:
             raise ValueError(f"reuse_factor: must be a positive integer, got {self.reuse_factor!r}")
+        if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:
+            raise ValueError(f"jobs: must be a positive integer, got {self.jobs!r}")
         if self.clock_mhz is not None and not 10 <= float(self.clock_mhz) <= 400:
             raise ValueError(f"clock_mhz: must be in [10, 400], got {self.clock_mhz}")
         from flow import check_model_path

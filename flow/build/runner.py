@@ -18,17 +18,34 @@ from flow.build.steps import STEPS, BuildContext, save_state
 from flow.build.tools import ToolMissing
 
 
+def _stopped_at_fit_gate(state_file: Path) -> bool:
+    """A build refused by the fit gate holds only its state and the estimate: nothing to lose."""
+    try:
+        steps = json.loads(state_file.read_text()).get("steps", {})
+    except (OSError, ValueError):
+        return False
+    return list(steps) == ["fit"] and steps["fit"].get("status") == "failed"
+
+
 def _prepare(out: Path, resume: bool, force: bool) -> dict:
     state_file = out / "state.json"
     if resume:
         if not state_file.exists():
             raise FileNotFoundError(f"cannot resume: {state_file} does not exist (start the build without --resume)")
         return json.loads(state_file.read_text())
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"build directory {out} is a file; choose another --out")
     if out.exists() and any(out.iterdir()):
-        if not force:
+        if not force and not _stopped_at_fit_gate(state_file):
             raise FileExistsError(f"build directory {out} exists and is not empty; pass --resume to continue it or --force to replace it")
         shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write_test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise PermissionError(f"cannot write the build directory {out}: {exc.strerror}; choose another --out") from None
     return {}
 
 
@@ -61,8 +78,17 @@ def check_resume(out: Path, state: dict, fingerprint: dict) -> None:
                          "pass --force to start over")
 
 
-def build(cfg: BuildConfig, resume: bool = False, force: bool = False, until: str | None = None, echo=print) -> dict:
-    """Run the steps; returns the state. Stops at the first step whose tool is missing."""
+def build(cfg: BuildConfig, resume: bool = False, force: bool = False, until: str | None = None, echo=print,
+          optimize: bool = False) -> dict:
+    """Run the steps; returns the state. Stops at the first step whose tool is missing.
+
+    ``optimize``: replace the strategy / reuse factor by the fastest design estimated to fit
+    (:func:`flow.build.fit_gate.optimize_config`) before anything is written.
+    """
+    if optimize:
+        from flow.build.fit_gate import optimize_config
+
+        cfg = optimize_config(cfg, echo)
     out = Path(cfg.out).resolve()  # tools run with cwd=out, so every path handed to them must be absolute
     state = _prepare(out, resume, force)
     fingerprint = config_fingerprint(cfg)
@@ -71,7 +97,7 @@ def build(cfg: BuildConfig, resume: bool = False, force: bool = False, until: st
     state.setdefault("steps", {})
     state["config"] = cfg.to_dict()
     state["fingerprint"] = fingerprint
-    ctx = BuildContext(cfg, out, state)
+    ctx = BuildContext(cfg, out, state, echo)
     (ctx.logs).mkdir(parents=True, exist_ok=True)
     names = [name for name, _ in STEPS]
     if until is not None and until not in names:

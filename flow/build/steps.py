@@ -1,9 +1,10 @@
 """The build steps, each ``step(ctx) -> None`` working on files in the build directory.
 
+    fit         estimate the backbone on the board; over budget stops here (fit_gate.py)
     convert     backbone (and float head) -> hls4ml io_parallel project, C-simulation
     accel_top   AXI-stream top + config header, build_vars.tcl, Tcl scripts, draft manifest, driver
     csim_lib    g++ build of the AXI top (libmsq_axi_sim.so), checked against Keras on grid inputs
-    hls_synth   Vitis HLS synthesis and IP export                (needs vitis_hls)
+    hls_synth   Vitis HLS synthesis and IP export; csynth over the part stops here (needs vitis_hls)
     vivado      block design, bitstream and .hwh                 (needs vivado)
     package     bitstream md5 into the manifest: the overlay is complete
 """
@@ -15,10 +16,12 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from flow.build.config import BuildConfig
+from flow.build.fit_gate import step_fit
 from flow.build.names import NAMES
 from flow.build.tools import ToolFailed, run_checked, run_tool
 from flow.package_data import TEMPLATES
@@ -31,6 +34,7 @@ class BuildContext:
     cfg: BuildConfig
     out: Path
     state: dict = field(default_factory=dict)
+    echo: Callable[[str], None] = print
 
     @property
     def prj(self) -> Path:
@@ -61,13 +65,14 @@ def _precision(var, modes: bool = False) -> dict:
     return out
 
 
-def _backbone(ctx: BuildContext):
+def backbone_model(cfg: BuildConfig):
+    """(backbone, float head or None, cut layer or None) of the build's model."""
     import flow
     from flow.bitwidth import default_cut
     from flow.head import split
 
-    model = flow.load_model(ctx.cfg.model)
-    cut = ctx.cfg.cut
+    model = flow.load_model(cfg.model)
+    cut = cfg.cut
     if cut == "auto":
         last = model.layers[-1]
         cut = default_cut(model) if type(last).__name__ == "Dense" else None
@@ -82,7 +87,7 @@ def _backbone(ctx: BuildContext):
 def step_convert(ctx: BuildContext) -> None:
     from flow.convert import ConvertConfig, convert
 
-    backbone, head, cut = _backbone(ctx)
+    backbone, head, cut = backbone_model(ctx.cfg)
     ctx.overlay.mkdir(parents=True, exist_ok=True)
     if head is not None:
         head.save(ctx.overlay / "head.npz")
@@ -305,7 +310,7 @@ def check_sim_library(ctx: BuildContext, lib_path: Path, n: int = 16) -> None:
     from msq_overlay.packing import FixedType, pack, unpack
 
     io = ctx.state["io"]
-    backbone, _, _ = _backbone(ctx)
+    backbone, _, _ = backbone_model(ctx.cfg)
     tin, tout = FixedType.from_dict(io["input"]["type"]), FixedType.from_dict(io["output"]["type"])
     x = check_inputs(io["input"]["type"], io["input"]["shape"], n)
     expected = backbone.predict(x, verbose=0).reshape(n, -1)
@@ -326,11 +331,23 @@ def check_sim_library(ctx: BuildContext, lib_path: Path, n: int = 16) -> None:
 def step_hls_synth(ctx: BuildContext) -> None:
     from msq_overlay.manifest import load_manifest, write_manifest
 
+    from flow.build.fit_gate import check_csynth
+
     run_tool("hls_synth", "vitis_hls", ["-f", "tcl/vitis_hls_build.tcl"], ctx.out, ctx.log("hls_synth"))
+    check_csynth(ctx, csynth_report(ctx.out / "hls_ip"))
     registers = read_register_offsets(ctx.out / "hls_ip")
     manifest = load_manifest(ctx.overlay / "manifest.json")
     manifest["ip"]["registers"].update(registers)
     write_manifest(manifest, ctx.overlay / "manifest.json")
+
+
+def csynth_report(hls_dir: Path) -> Path:
+    """Vitis HLS' top-level synthesis report (``csynth.xml``; ``<top>_csynth.xml`` in some versions)."""
+    report = hls_dir / "solution1" / "syn" / "report"
+    for name in ("csynth.xml", f"{NAMES.top}_csynth.xml"):
+        if (report / name).exists():
+            return report / name
+    return report / "csynth.xml"
 
 
 def read_register_offsets(hls_dir: Path) -> dict:
@@ -370,6 +387,7 @@ def step_package(ctx: BuildContext) -> None:
 
 
 STEPS = (
+    ("fit", step_fit),
     ("convert", step_convert),
     ("accel_top", step_accel_top),
     ("csim_lib", step_csim_lib),

@@ -6,7 +6,9 @@ driver never shares hard-coded names with them::
     {"format": 1, "overlay": "msq_accel", "board": "pynq-z2", "part": "xc7z020clg400-1",
      "clock_mhz": 100.0,
      "ip": {"name": "msq_accel_0", "vlnv": "...", "registers": {"ctrl": 0, "n_samples": 16}},
-     "dma": {"name": "axi_dma_0", "max_transfer_bytes": 67108863},
+     "dma": {"name": "axi_dma_0", "length_width": 26, "max_transfer_bytes": 67108863,
+             "mm2s_stream_bits": 8, "s2mm_stream_bits": 16, "mm2s_mm_bits": 32, "s2mm_mm_bits": 32,
+             "dre": false},
      "input":  {"shape": [64], "type": {"width": 6, "integer": 2, "signed": true}, "lane_bits": 8},
      "output": {"shape": [16], "type": {...}, "lane_bits": 16},
      "head": "head.npz" | null,
@@ -24,6 +26,12 @@ from msq_overlay.packing import LANES, FixedType
 FORMAT = 1
 MANIFEST_NAME = "manifest.json"
 REQUIRED = ("format", "overlay", "board", "part", "ip", "dma", "input", "output")
+#: the AXI DMA as the block design configures it (``flow/build/steps.py`` ``dma_parameters``)
+DMA_KEYS = ("name", "length_width", "max_transfer_bytes", "mm2s_stream_bits", "s2mm_stream_bits",
+            "mm2s_mm_bits", "s2mm_mm_bits", "dre")
+#: AXI DMA 7.1 memory-mapped data widths (PG021) and buffer length register widths
+DMA_MM_BITS = (32, 64, 128, 256, 512, 1024)
+DMA_LENGTH_WIDTHS = range(8, 27)
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,11 @@ def load_manifest(path) -> dict:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ValueError(f"overlay manifest {path} is not valid JSON: {exc}") from None
+    return check_manifest(data, path)
+
+
+def check_manifest(data: dict, path="<manifest>") -> dict:
+    """Check a manifest's contents (a dict as in the JSON file); adds ``input_spec``, ``output_spec``, ``path``."""
     missing = [k for k in REQUIRED if k not in data]
     if missing:
         raise ValueError(f"overlay manifest {path}: missing keys {missing}")
@@ -77,10 +90,48 @@ def load_manifest(path) -> dict:
     for key in ("ctrl", "n_samples"):
         if not isinstance(registers.get(key), int):
             raise ValueError(f"overlay manifest {path}: 'ip.registers.{key}' (an AXI-lite offset) is missing")
+    data = dict(data)
     data["input_spec"] = StreamSpec.from_dict(data["input"], f"{path}: input")
     data["output_spec"] = StreamSpec.from_dict(data["output"], f"{path}: output")
+    _check_dma(data["dma"], data["input_spec"], data["output_spec"], path)
     data["path"] = str(path)
     return data
+
+
+def _check_dma(dma: dict, input_spec: StreamSpec, output_spec: StreamSpec, path) -> None:
+    missing = [k for k in DMA_KEYS if k not in dma]
+    if missing:
+        raise ValueError(
+            f"overlay manifest {path}: 'dma' lacks {missing} (the DMA's widths, transfer limit and DRE); it was "
+            f"written by an older build: rebuild with `python -m flow build ... --force`"
+        )
+
+    def integer(key, allowed=None):
+        value = dma[key]
+        if isinstance(value, bool) or not isinstance(value, int) or (allowed is not None and value not in allowed):
+            choices = f" (one of {list(allowed)})" if allowed is not None else ""
+            raise ValueError(f"overlay manifest {path}: 'dma.{key}' is {value!r}, expected an integer{choices}")
+        return value
+
+    width = integer("length_width", DMA_LENGTH_WIDTHS)
+    if integer("max_transfer_bytes") != (1 << width) - 1:
+        raise ValueError(
+            f"overlay manifest {path}: 'dma.max_transfer_bytes' {dma['max_transfer_bytes']} is not "
+            f"2**length_width - 1 = {(1 << width) - 1}"
+        )
+    for direction, spec, side in (("mm2s", input_spec, "input"), ("s2mm", output_spec, "output")):
+        stream, mm = integer(f"{direction}_stream_bits"), integer(f"{direction}_mm_bits", DMA_MM_BITS)
+        if stream != spec.lane_bits:
+            raise ValueError(
+                f"overlay manifest {path}: 'dma.{direction}_stream_bits' {stream} is not the {side} lane width "
+                f"({spec.lane_bits} bits): the DMA stream and the accelerator's port disagree"
+            )
+        if mm < stream:
+            raise ValueError(
+                f"overlay manifest {path}: 'dma.{direction}_mm_bits' {mm} is narrower than its stream ({stream} bits)"
+            )
+    if not isinstance(dma["dre"], bool):
+        raise ValueError(f"overlay manifest {path}: 'dma.dre' is {dma['dre']!r}, expected true or false")
 
 
 def write_manifest(data: dict, path) -> Path:
