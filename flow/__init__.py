@@ -45,6 +45,11 @@ def load_model(path, custom_objects: dict | None = None):
         return load_qmodel(str(path), custom_objects=objects, compile=False)
     except (OSError, KeyError) as exc:  # h5py: truncated or corrupt file, or an HDF5 file with no model in it
         raise ValueError(f"{path}: not a readable Keras model ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    except ValueError as exc:  # Keras: "No model config found in the file at <GFile ...>" (an HDF5 file of data)
+        if "model config" not in str(exc):
+            raise
+        raise ValueError(f"{path} is an HDF5 file with no Keras model config in it (expected a file saved with "
+                         "model.save('model.h5'), not weights or data)") from None
 
 
 def freeze(model):

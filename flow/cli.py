@@ -141,21 +141,38 @@ def cmd_build(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (the bad argument and where to look), exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m flow", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="python -m flow", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     d = sub.add_parser("demo", help="train float/fixed/SP2/MSQ MLPs, convert MSQ to HLS, C-simulate, print a table")
     d.add_argument("--dataset", default="digits", choices=("digits", "mnist1d", "mnist", "cifar10"))
     d.add_argument("--data-path", default=None, help="a .npz with x_train, y_train, x_test, y_test (mnist, cifar10)")
     d.add_argument("--model", default="mlp", choices=("mlp", "cnn"))
     d.add_argument("--io-type", default="io_parallel", choices=("io_parallel", "io_stream"))
-    d.add_argument("--bits", type=int, default=4)
+    d.add_argument("--bits", type=_positive_int, default=4)
     d.add_argument("--sp2-share", default="auto", help="a number in [0, 1], or 'auto' (balanced for --board)")
     d.add_argument("--board", default="pynq-z2")
     d.add_argument("--strategy", default=None, choices=("Latency", "Resource"),
                    help="default: with --reuse-factor, the fastest design estimated to fit --board")
-    d.add_argument("--reuse-factor", type=int, default=None)
+    d.add_argument("--reuse-factor", type=_positive_int, default=None)
     d.add_argument("--output-dir", default="out/demo")
     d.add_argument("--force", action="store_true", help="replace a non-empty output directory")
     d.set_defaults(func=cmd_demo)
@@ -164,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("model")
     c.add_argument("output_dir")
     c.add_argument("--strategy", default="Latency", choices=("Latency", "Resource"))
-    c.add_argument("--reuse-factor", type=int, default=1)
+    c.add_argument("--reuse-factor", type=_positive_int, default=1)
     c.add_argument("--part", default="xc7z020clg400-1")
     c.add_argument("--force", action="store_true", help="replace a non-empty output directory")
     c.add_argument("--no-compile", action="store_true")
@@ -184,8 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("estimate", help="DSP/LUT/FF/BRAM, cycles, latency and GOPS of a saved model on a board")
     e.add_argument("model")
     e.add_argument("--board", default="pynq-z2")
-    e.add_argument("--reuse-factor", type=int, default=1)
-    e.add_argument("--data-bits", type=int, default=8)
+    e.add_argument("--reuse-factor", type=_positive_int, default=1)
+    e.add_argument("--data-bits", type=_positive_int, default=8)
     e.add_argument("--optimize", action="store_true", help="search the SP2 share and ReuseFactor with the most GOPS that fit")
     e.set_defaults(func=cmd_estimate)
 
@@ -209,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", required=True, help="build directory")
     b.add_argument("--cut", default="auto", help="layer after which a float head runs on the host ('auto', 'none' or a name)")
     b.add_argument("--strategy", default="Latency", choices=("Latency", "Resource"))
-    b.add_argument("--reuse-factor", type=int, default=1)
+    b.add_argument("--reuse-factor", type=_positive_int, default=1)
     b.add_argument("--clock-mhz", type=float, default=None)
     b.add_argument("--input-precision", default=None,
                    help="HLS input type, e.g. 'fixed<6,2>'; default: the model's first quantizer (raw floats exact)")

@@ -12,7 +12,6 @@ an existing project directory is never overwritten unless ``force=True``.
 from __future__ import annotations
 
 import re
-import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,12 +231,9 @@ def check_exact(model, allow_approximate: bool) -> dict[str, str]:
 
 def prepare_output_dir(output_dir: str | Path, force: bool) -> Path:
     """Refuse to write into a non-empty directory unless ``force`` (then it is replaced)."""
-    out = Path(output_dir)
-    if out.exists() and any(out.iterdir()):
-        if not force:
-            raise FileExistsError(f"{out} exists and is not empty; pass force=True (CLI: --force) to replace it")
-        shutil.rmtree(out)
-    return out
+    from flow.outdir import prepare
+
+    return prepare(output_dir, "output directory", force)
 
 
 def exact_activation_precision(quantizer) -> str | None:

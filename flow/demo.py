@@ -54,6 +54,7 @@ class DemoState:
     csim: dict = field(default_factory=dict)
     convert: ConvertConfig | None = None
     fit: dict = field(default_factory=dict)
+    paths: dict = field(default_factory=dict)
 
 
 def resolved_share(cfg: DemoConfig) -> float:
@@ -108,7 +109,9 @@ def step_save_models(state: DemoState, cfg: DemoConfig) -> DemoState:
     models_dir.mkdir(parents=True, exist_ok=True)
     for scheme, model in state.models.items():
         prefix = state.data.name if cfg.model == "mlp" else f"{state.data.name}_{cfg.model}"
-        model.save(models_dir / f"{prefix}_{scheme}{'' if scheme == 'float' else cfg.bits}.h5")
+        path = models_dir / f"{prefix}_{scheme}{'' if scheme == 'float' else cfg.bits}.h5"
+        model.save(path)
+        state.paths[scheme] = path
     return state
 
 
@@ -227,6 +230,7 @@ def run(cfg: DemoConfig = DemoConfig()) -> dict:
         "sp2_share": resolved_share(cfg),
         "board": cfg.board,
         "fit": state.fit,
+        "msq_model": str(state.paths["msq"]),
     }
     Path(cfg.output_dir, "results.json").write_text(json.dumps(result, indent=2))
     return result
@@ -243,6 +247,8 @@ def fit_lines(result: dict) -> list[str]:
     lines.append(f"Converted design: {fit['summary']}")
     if not fit["fits"]:
         lines.append(f"  over budget: {', '.join(fit['over'])}; flow build refuses it without --allow-overbudget")
+    lines.append(f"Build it: python -m flow build {result['msq_model']} --board {result['board']} --out build/msq{result['bits']} "
+                 f"--strategy {fit['strategy']} --reuse-factor {fit['reuse_factor']}")
     return lines
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import time
 from pathlib import Path
 
 from flow.build.config import BuildConfig
 from flow.build.steps import STEPS, BuildContext, save_state
 from flow.build.tools import ToolMissing
+from flow.outdir import prepare
 
 
 def _stopped_at_fit_gate(state_file: Path) -> bool:
@@ -33,19 +33,8 @@ def _prepare(out: Path, resume: bool, force: bool) -> dict:
         if not state_file.exists():
             raise FileNotFoundError(f"cannot resume: {state_file} does not exist (start the build without --resume)")
         return json.loads(state_file.read_text())
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"build directory {out} is a file; choose another --out")
-    if out.exists() and any(out.iterdir()):
-        if not force and not _stopped_at_fit_gate(state_file):
-            raise FileExistsError(f"build directory {out} exists and is not empty; pass --resume to continue it or --force to replace it")
-        shutil.rmtree(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write_test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise PermissionError(f"cannot write the build directory {out}: {exc.strerror}; choose another --out") from None
+    prepare(out, "build directory", force, may_replace=lambda d: _stopped_at_fit_gate(d / "state.json"),
+            hint="pass --resume to continue it or --force to replace it")
     return {}
 
 
