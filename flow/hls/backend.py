@@ -71,12 +71,13 @@ class MSQWriter(VitisWriter):
 
 class MSQBackend(VitisBackend):
     def __init__(self):
+        templates = check_templates()  # before any registration: a broken install fails here, naming the files
         FPGABackend.__init__(self, NAME)  # not VivadoBackend.__init__, which hard-codes 'Vivado'
         self._register_layer_attributes()
         self._register_flows()
         for template in (*TEMPLATES, *LQ_TEMPLATES):
             self.register_template(template)
-        for header in sorted((check_templates() / "nnet_utils").glob("*.h")):
+        for header in sorted((templates / "nnet_utils").glob("*.h")):
             self.register_source(header.resolve(), destination_dir="nnet_utils")
 
     def _register_flows(self):

@@ -1,14 +1,19 @@
 """The compiled bitwise LQ kernel (``lq_kernel.cpp``) through ctypes, and an LQ dense layer on it.
 
-The library is built with g++ on first use into ``flow/lq/_build/`` (named by the source's
-hash, so an edited kernel is rebuilt); ``build_library()`` does it explicitly. No Python loop
-runs on the hot path: encoding to bit-planes and the XNOR-popcount products are both in C++.
+The library is built with g++ on first use into a per-user cache (:func:`cache_dir`:
+``$MSQ_FLOW_CACHE``, else ``$XDG_CACHE_HOME/msq-flow``, else ``~/.cache/msq-flow``), never into
+the installed package. Its name hashes the source, the flags, the compiler's version and this
+CPU's feature flags, so an edited kernel, another compiler or another CPU (``-march=native``)
+gets its own build; ``build_library()`` does it explicitly. No Python loop runs on the hot path:
+encoding to bit-planes and the XNOR-popcount products are both in C++.
 """
 
 from __future__ import annotations
 
 import ctypes
 import hashlib
+import os
+import platform
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -19,24 +24,52 @@ import numpy as np
 from flow.lq import reference
 
 SOURCE = Path(__file__).with_name("lq_kernel.cpp")
-BUILD_DIR = Path(__file__).with_name("_build")
 FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fPIC", "-shared", "-std=c++14"]
 _LIB = None
 
 
-def build_library() -> Path:
-    """Compile the kernel (if not built yet) and return the library path."""
-    digest = hashlib.sha1(SOURCE.read_bytes() + " ".join(FLAGS).encode()).hexdigest()[:12]
-    lib = BUILD_DIR / f"liblq_kernel-{digest}.so"
-    if lib.exists():
-        return lib
+def cache_dir() -> Path:
+    """Where compiled CPU kernels live for this user (created on demand)."""
+    root = os.environ.get("MSQ_FLOW_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "msq-flow"
+    return Path(root) / "lq_kernel"
+
+
+def _cpu_features() -> str:
+    """This CPU's identity for ``-march=native`` builds: machine and /proc/cpuinfo's flags line."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                return platform.machine() + line
+    except OSError:
+        pass
+    return platform.machine() + platform.processor()
+
+
+def _compiler() -> tuple[str, str]:
     compiler = shutil.which("g++")
     if compiler is None:
-        raise RuntimeError("the LQ CPU kernel needs g++ to build (Debian: apt-get install g++)")
-    BUILD_DIR.mkdir(exist_ok=True)
-    tmp = lib.with_suffix(".tmp.so")
+        raise RuntimeError("the LQ CPU kernel needs a C++ compiler (g++) to build; install one "
+                           "(Debian/Ubuntu: apt-get install g++) and try again")
+    version = subprocess.run([compiler, "--version"], capture_output=True, text=True).stdout.splitlines()[:1]
+    return compiler, "".join(version)
+
+
+def build_library() -> Path:
+    """Compile the kernel (if this source / flags / compiler / CPU has no build yet); its path."""
+    compiler, version = _compiler()
+    key = SOURCE.read_bytes() + " ".join(FLAGS).encode() + version.encode() + _cpu_features().encode()
+    lib = cache_dir() / f"liblq_kernel-{hashlib.sha1(key).hexdigest()[:16]}.so"
+    if lib.exists():
+        return lib
+    try:
+        lib.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RuntimeError(f"cannot create the kernel cache {lib.parent} ({exc.strerror}); set MSQ_FLOW_CACHE "
+                           "to a writable directory") from None
+    tmp = lib.with_name(f"{lib.stem}.{os.getpid()}.tmp.so")  # concurrent builds never see a half-written file
     proc = subprocess.run([compiler, *FLAGS, str(SOURCE), "-o", str(tmp)], capture_output=True, text=True)
     if proc.returncode != 0:
+        tmp.unlink(missing_ok=True)
         raise RuntimeError(f"building {SOURCE.name} failed:\n{proc.stderr}")
     tmp.replace(lib)
     return lib
