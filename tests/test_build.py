@@ -151,42 +151,47 @@ def test_full_build_writes_bitstream(tmp_path, digits):
 
 @pytest.mark.skipif(not shutil.which("tclsh"), reason="needs tclsh (Debian package tcl)")
 def test_static_tcl_runs_with_generated_variables(overlay_builds, tmp_path):
-    """Both scripts run under tclsh with the vendor commands stubbed (tests/data/vendor_stub.tcl):
-    every variable they read exists, and the calls carry the board's part, preset and widths."""
-    import subprocess
-
+    """Both scripts run under tclsh with the vendor commands stubbed strictly (tests/data/vendor_stub.tcl:
+    unknown commands fail, the project tree has Vivado 2020.2+'s .gen/ layout): every variable they read
+    exists, and the calls carry the board's part, preset, the DMA's widths and DRE, current automation keys."""
     cfg, _ = overlay_builds["cnn"]
     work = tmp_path / "b"
     shutil.copytree(cfg.out, work)
     manifest = json.loads((work / "overlay" / "manifest.json").read_text())
-    stub = Path(__file__).parent / "data" / "vendor_stub.tcl"
+    variables = _vars(work)
 
-    def run(script):
-        proc = subprocess.run(["tclsh", str(stub), script], cwd=work, capture_output=True, text=True, timeout=60)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        return (work / "calls.log").read_text().splitlines()
-
-    hls = run("tcl/vitis_hls_build.tcl")
+    hls, _ = _vendor_stub(work, "tcl/vitis_hls_build.tcl")
     assert "set_part xc7z020clg400-1" in hls and "create_clock -period 10.0 -name default" in hls
     assert "set_top msq_accel" in hls and hls[-1] == "exit"
     assert any(c.startswith("export_design -format ip_catalog") and "-ipname msq_accel" in c for c in hls)
-    # the block design script copies the bitstream and handoff it finds: give it stand-ins (in this copy only)
-    (work / "stub_impl").mkdir(exist_ok=True)  # the stub made it on the first run
-    (work / "stub_impl" / "msq_bd_wrapper.bit").write_text("stub")
-    handoff = work / "vivado/vivado_prj.gen/sources_1/bd/msq_bd/hw_handoff"
-    handoff.mkdir(parents=True)
-    (handoff / "msq_bd.hwh").write_text("stub")
-    bd = run("tcl/vivado_block_design.tcl")
+    assert (work / "hls_ip/solution1/impl/ip/component.xml").exists()  # the stub's export, read by update_ip_catalog
+
+    bd, cells = _vendor_stub(work, "tcl/vivado_block_design.tcl")
     assert "create_project vivado_prj vivado -part xc7z020clg400-1 -force" in bd
-    assert "set_property board_part tul.com.tw:pynq-z2:part0:1.0 stub" in bd
-    dma = next(c for c in bd if c.startswith("set_property -dict CONFIG.c_include_sg"))
-    assert f"c_m_axis_mm2s_tdata_width {manifest['input']['lane_bits']}" in dma
-    assert f"c_s_axis_s2mm_tdata_width {manifest['output']['lane_bits']}" in dma
+    assert "set_property board_part tul.com.tw:pynq-z2:part0:1.0 vivado_prj" in bd
     assert f"create_bd_cell -type ip -vlnv {manifest['ip']['vlnv']} {manifest['ip']['name']}" in bd
     assert f"connect_bd_intf_net {manifest['dma']['name']}/M_AXIS_MM2S {manifest['ip']['name']}/in_stream" in bd
     assert f"connect_bd_intf_net {manifest['ip']['name']}/out_stream {manifest['dma']['name']}/S_AXIS_S2MM" in bd
-    assert any(c.startswith("launch_runs impl_1 -to_step write_bitstream") for c in bd)
-    assert (work / "overlay" / "msq_accel.bit").read_text() == "stub"  # copied where the manifest says
+    # the DMA: stream widths are the lanes, memory-mapped widths and DRE explicit, as build_vars and the manifest say
+    dma = cells[manifest["dma"]["name"]]
+    assert dma["VLNV"] == "xilinx.com:ip:axi_dma:7.1"
+    for ch, stream, lane in (("mm2s", "c_m_axis_mm2s_tdata_width", manifest["input"]["lane_bits"]),
+                             ("s2mm", "c_s_axis_s2mm_tdata_width", manifest["output"]["lane_bits"])):
+        mm = int(dma[f"CONFIG.c_m_axi_{ch}_data_width"])
+        assert int(dma[f"CONFIG.{stream}"]) == lane == manifest["dma"][f"{ch}_stream_bits"]
+        assert mm == int(variables[f"dma_{ch}_mm_bits"]) == manifest["dma"][f"{ch}_mm_bits"] and mm >= max(32, lane)
+        assert dma[f"CONFIG.c_include_{ch}_dre"] == variables["dma_dre"] == str(int(manifest["dma"]["dre"]))
+    assert int(dma["CONFIG.c_sg_length_width"]) == manifest["dma"]["length_width"]
+    # axi4 automation with the current clock keys; the wrapper is the path make_wrapper returned (.gen/)
+    axi4 = [c for c in bd if c.startswith("apply_bd_automation -rule xilinx.com:bd_rule:axi4")]
+    assert len(axi4) == 4 and all("Clk_master Auto Clk_slave Auto Clk_xbar Auto" in c for c in axi4)
+    wrapper = (work / "vivado/vivado_prj.gen/sources_1/bd/msq_bd/hdl/msq_bd_wrapper.v").resolve()
+    assert f"add_files -norecurse {wrapper}" in bd
+    assert "set_property top msq_bd_wrapper sources_1" in bd
+    assert any(c.startswith("launch_runs impl_1 -to_step write_bitstream") for c in bd) and bd[-1] == "exit"
+    # the bitstream and the .gen/ handoff the stub's run wrote are copied where the manifest says
+    assert (work / "overlay" / "msq_accel.bit").read_text() == "stub"
+    assert (work / "overlay" / manifest["hwh"]).read_text() == "stub"
 
 
 @pytest.mark.csim
@@ -225,3 +230,104 @@ def test_resume_refuses_changed_settings_and_model(tmp_path):
     shutil.copy(golden.GOLDEN_DIR / "digits_sp24.h5", model)  # same path, other content
     with pytest.raises(ValueError, match="model file's content changed.*--force"):
         build(cfg, resume=True, echo=lambda *_: None)
+
+
+VENDOR_STUB = Path(__file__).parent / "data" / "vendor_stub.tcl"
+
+
+def _vendor_stub(work: Path, script: str, ok: bool = True):
+    """Runs ``script`` (relative to ``work``) under the strict vendor stub: (calls, cells) with cells the
+    block design cells' final settings; with ``ok=False`` the run must fail and its output is returned."""
+    import subprocess
+
+    proc = subprocess.run(["tclsh", str(VENDOR_STUB), script], cwd=work, capture_output=True, text=True, timeout=60)
+    if not ok:
+        assert proc.returncode != 0, "the stub accepted the script"
+        return proc.stdout + proc.stderr
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    calls = (work / "calls.log").read_text().splitlines()
+    cells: dict = {}
+    for line in (work / "bd_cells.log").read_text().splitlines():
+        cell, key, value = line.split("\t")
+        cells.setdefault(cell, {})[key] = value
+    return calls, cells
+
+
+def _stub_build_dir(work: Path, input_width: int = 6, output_width: int = 40):
+    """A build directory as accel_top lays it out (build_vars.tcl from steps.build_vars, the static Tcl,
+    stand-in HLS sources) for a fake model with the given input/output widths: no conversion needed."""
+    from flow import golden
+    from flow.build.steps import BuildContext, dma_parameters, write_build_vars
+
+    io = {"project": "myproject",
+          "input": {"shape": [64], "type": {"width": input_width, "integer": 2, "signed": False}},
+          "output": {"shape": [10], "type": {"width": output_width, "integer": 16, "signed": True}}}
+    cfg = BuildConfig(model=str(golden.GOLDEN_DIR / "digits_msq4.h5"), out=str(work))
+    ctx = BuildContext(cfg=cfg, out=work, state={"io": io}, echo=lambda *_: None)
+    (work / "overlay").mkdir(parents=True)
+    variables = write_build_vars(ctx)
+    for src in variables["hls_sources"]:
+        (work / src).parent.mkdir(parents=True, exist_ok=True)
+        (work / src).write_text("// stand-in\n")
+    return variables, dma_parameters(ctx)
+
+
+def test_dma_widths_for_a_64_bit_output_lane(tmp_path):
+    """A 40-bit output travels in 64-bit lanes: the DMA's S2MM memory-mapped side is 64 bits (never narrower
+    than its stream), the 8-bit input lane gets the 32-bit minimum; DRE off; the Tcl sets exactly these."""
+    work = tmp_path / "b"
+    variables, dma = _stub_build_dir(work, input_width=6, output_width=40)
+    assert (dma["mm2s_stream_bits"], dma["mm2s_mm_bits"], dma["s2mm_stream_bits"], dma["s2mm_mm_bits"]) == (8, 32, 64, 64)
+    assert (variables["dma_mm2s_mm_bits"], variables["dma_s2mm_mm_bits"], variables["dma_dre"]) == (32, 64, 0)
+    _vendor_stub(work, "tcl/vitis_hls_build.tcl")
+    _, cells = _vendor_stub(work, "tcl/vivado_block_design.tcl")
+    got = {k[len("CONFIG."):]: v for k, v in cells[NAMES.dma_instance].items() if k.startswith("CONFIG.c_")}
+    assert {k: got[k] for k in ("c_m_axis_mm2s_tdata_width", "c_m_axi_mm2s_data_width", "c_s_axis_s2mm_tdata_width",
+                                "c_m_axi_s2mm_data_width", "c_include_mm2s_dre", "c_include_s2mm_dre")} == {
+        "c_m_axis_mm2s_tdata_width": "8", "c_m_axi_mm2s_data_width": "32",
+        "c_s_axis_s2mm_tdata_width": "64", "c_m_axi_s2mm_data_width": "64",
+        "c_include_mm2s_dre": "0", "c_include_s2mm_dre": "0"}
+
+
+_CLKRST = ("apply_bd_automation -rule xilinx.com:bd_rule:clkrst -config [list Clk /$ps_name/FCLK_CLK0] \\\n"
+           "    [get_bd_pins $ip_instance/ap_clk]\n")
+
+
+@pytest.mark.parametrize("edits, error", [
+    # pre-2020 axi4 automation key
+    ([("Clk_master Auto Clk_slave Auto Clk_xbar Auto", "Clk Auto")], "bare 'Clk' is the pre-2020 key"),
+    # the wrapper looked for next to the .bd (.srcs/) instead of where make_wrapper wrote it (.gen/)
+    ([("set wrapper [make_wrapper -files [get_files $bd_name.bd] -top]\nadd_files -norecurse $wrapper",
+       "set bd_file [get_files $bd_name.bd]\nmake_wrapper -files $bd_file -top\n"
+       "add_files -norecurse [file join [file dirname $bd_file] hdl ${bd_name}_wrapper.v]")],
+     "add_files: no such file: .*vivado_prj.srcs/sources_1/bd/msq_bd/hdl/msq_bd_wrapper.v"),
+    # memory-mapped widths / DRE left to Vivado's defaults, or too narrow, or misspelt
+    ([("    CONFIG.c_m_axi_s2mm_data_width $dma_s2mm_mm_bits \\\n", "")], "CONFIG.c_m_axi_s2mm_data_width is not set explicitly"),
+    ([("    CONFIG.c_include_mm2s_dre $dma_dre \\\n", "")], "CONFIG.c_include_mm2s_dre is not set explicitly"),
+    ([("CONFIG.c_m_axi_s2mm_data_width $dma_s2mm_mm_bits", "CONFIG.c_m_axi_s2mm_data_width {32}")],
+     "s2mm memory-mapped width 32 is narrower than its stream \\(64\\)"),
+    ([("CONFIG.c_s_axis_s2mm_tdata_width $out_lane_bits", "CONFIG.c_s_axis_s2mm_data_width $out_lane_bits")],
+     "c_s_axis_s2mm_data_width is not an AXI DMA 7.1 parameter"),
+    # clkrst on ap_clk after the axi4 automation has already clocked it
+    ([(_CLKRST, ""), ("assign_bd_address\n", _CLKRST + "assign_bd_address\n")], "ap_clk is already driven"),
+    # HP0 used before the PS enables it
+    ([("CONFIG.PCW_USE_S_AXI_HP0 {1} ", "")], "S_AXI_HP0 does not exist until CONFIG.PCW_USE_S_AXI_HP0 is 1"),
+    # a command Vivado does not have
+    ([("assign_bd_address\n", "assign_bd_addresses\n")], "unknown command 'assign_bd_addresses'"),
+    # the handoff looked for in the pre-2020.2 tree only: a clear error
+    ([("[list $vivado_project.gen $vivado_project.srcs]", "[list $vivado_project.srcs]")],
+     "Vivado wrote no hardware handoff; looked for vivado/vivado_prj.srcs/sources_1/bd/msq_bd/hw_handoff/msq_bd.hwh"),
+])
+def test_vendor_stub_rejects_broken_vivado_tcl(tmp_path, edits, error):
+    """The strict stub catches each bug the block design script had (and a few likely ones): the current
+    script with one such edit must fail, naming the problem."""
+    work = tmp_path / "b"
+    _stub_build_dir(work)
+    _vendor_stub(work, "tcl/vitis_hls_build.tcl")
+    script = work / "tcl" / "vivado_block_design.tcl"
+    text = script.read_text()
+    for old, new in edits:
+        assert text.count(old) == 1, f"edit does not apply: {old!r}"
+        text = text.replace(old, new)
+    script.write_text(text)
+    assert re.search(error, _vendor_stub(work, "tcl/vivado_block_design.tcl", ok=False))

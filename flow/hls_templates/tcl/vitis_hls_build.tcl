@@ -1,5 +1,6 @@
 # Vitis HLS: synthesize the accelerator top and export it as an IP (static script).
 # Every name and number comes from build_vars.tcl, written by `python -m flow build`.
+# Written for Vitis HLS 2020.2-2024.2 (-flow_target vivado: an IP for the Vivado IP catalog).
 # Run from the build directory:  vitis_hls -f tcl/vitis_hls_build.tcl
 source [file join [file dirname [file normalize [info script]]] .. build_vars.tcl]
 
