@@ -2,8 +2,9 @@
 
 Off-board testing as PYNQ's own tests do it (a ``pynq.Device`` subclass), with the real
 ``pynq.Overlay``, driver binding and ``pynq.lib.dma.DMA`` driver. The overlay metadata (IP
-dictionary) comes from the manifest instead of a ``.hwh``, because no hardware handoff exists
-before Vivado has run; the DMA register writes are served by ``libmsq_axi_sim.so``, the
+dictionary) comes from the manifest, because no hardware handoff exists before Vivado has run
+(or, with ``metadata="hwh"``, from a ``.hwh`` written from the manifest and parsed by pynq's
+own parser, see :mod:`msq_overlay.hwh`); the DMA register writes are served by ``libmsq_axi_sim.so``, the
 g++ build of the same AXI top and model the HLS tools synthesize (``python -m flow build``
 compiles it), called through ctypes with the raw stream words::
 
@@ -12,7 +13,8 @@ compiles it), called through ctypes with the raw stream words::
     y = ol.predict(x)
 
 Nothing here is or pretends to be a bitstream: ``placeholder_bitfile`` writes a text file
-saying so, in a temporary directory, with a manifest copy that records its md5.
+saying so, in a temporary directory, with a manifest copy that records its md5 and the
+``.hwh`` written from the manifest.
 """
 
 from __future__ import annotations
@@ -28,13 +30,17 @@ import numpy as np
 import pynq
 from pynq.buffer import PynqBuffer
 
+from msq_overlay.hwh import ADDR_RANGE, DMA_BASE, DMA_VLNV, IP_BASE, dma_parameters, write_hwh
 from msq_overlay.manifest import MANIFEST_NAME, load_manifest, write_manifest
 
 SIM_LIBRARY = "libmsq_axi_sim.so"
-DMA_VLNV = "xilinx.com:ip:axi_dma:7.1"
 MM2S, S2MM = 0x00, 0x30
 CR, SR, ADDR, ADDR_MSB, LENGTH = 0x00, 0x04, 0x18, 0x1C, 0x28
-SR_IDLE = 0x2
+CR_RS, CR_RESET = 0x1, 0x4
+SR_HALTED, SR_IDLE = 0x1, 0x2
+AP_START, AP_DONE, AP_IDLE = 0x1, 0x2, 0x4
+#: what ``SimDevice.fault`` can make the hardware do
+FAULTS = (None, "stall", "no_output", "short")
 PLACEHOLDER_TEXT = b"SIMULATION PLACEHOLDER: not a bitstream. Written by msq_overlay.sim for SimDevice only.\n"
 
 
@@ -51,29 +57,60 @@ def _load_library(path: Path):
     return lib
 
 
+def parse_hwh(path):
+    """pynq's own parser for a ``.hwh`` (the one ``pynq.Overlay`` uses for a full bitstream)."""
+    from pynq.metadata.runtime_metadata_parser import RuntimeMetadataParser
+    from pynqmetadata.frontends import Metadata
+
+    return RuntimeMetadataParser(Metadata(input=str(path)))
+
+
 class SimDevice(pynq.Device):
-    """A simulated Zynq: registers, contiguous buffers, an AXI DMA (simple mode) and the accelerator."""
+    """A simulated Zynq: registers, contiguous buffers, an AXI DMA (simple mode) and the accelerator.
+
+    The DMA and the accelerator keep the status the real ones report: a DMA channel's status
+    register says halted until its run bit is set, not idle from a length write until the
+    transfer completes, and S2MM's length register then holds the bytes received up to TLAST;
+    the accelerator's control register has ``ap_idle`` set except between ``ap_start`` and the
+    end of its output (``ap_done`` clears on read). Tests break the hardware on purpose with
+    ``fault`` (kept until changed; ``download``, i.e. reloading the overlay, resets the state):
+
+    - ``"stall"``: the accelerator takes no input: MM2S and S2MM never finish, ``ap_idle`` stays 0;
+    - ``"no_output"``: it takes the whole input and never sends TLAST: S2MM never finishes;
+    - ``"short"``: its output stream ends (TLAST) one word early.
+
+    ``misalign`` offsets every buffer's physical address by that many bytes (``pynq.allocate``
+    gives page-aligned buffers; without the DMA's DRE they must be aligned to its memory width).
+
+    ``metadata="hwh"`` makes the overlay metadata come from a ``.hwh`` written next to the
+    placeholder bitfile (``msq_overlay.hwh``) and parsed by pynq's own parser, instead of an
+    IP dictionary built from the manifest.
+    """
 
     simulated = True
-    DMA_BASE = 0x40400000
-    IP_BASE = 0x43C00000
+    DMA_BASE = DMA_BASE
+    IP_BASE = IP_BASE
 
-    def __init__(self, package_dir, library=None, tag: str = "msq_sim0"):
+    def __init__(self, package_dir, library=None, tag: str = "msq_sim0", metadata: str = "manifest"):
         super().__init__(tag)
+        if metadata not in ("manifest", "hwh"):
+            raise ValueError(f"SimDevice metadata must be 'manifest' or 'hwh', not {metadata!r}")
         self.package_dir = Path(package_dir)
         self.manifest = load_manifest(self.package_dir / MANIFEST_NAME)
         self.lib = _load_library(Path(library) if library else self.package_dir / SIM_LIBRARY)
         self._check_library()
+        self.metadata = metadata
         self.name = self.manifest["board"]
         self.capabilities = {"REGISTER_RW": True}
         self.arch = "armv7l"
         self.timestamp = ""
         self.bitfile_name = None
-        self.registers: dict[int, int] = {}
+        self.fault = None
+        self.misalign = 0
         self.buffers: dict[int, PynqBuffer] = {}
         self._next_address = 0x10000000
-        self._pending_input = None
         self._tmp = None
+        self._reset_hardware()
 
     def _check_library(self):
         m, lib = self.manifest, self.lib
@@ -84,28 +121,45 @@ class SimDevice(pynq.Device):
                 f"C-simulation library (n_in, n_out, lanes {have}) does not match overlay manifest {m['path']} ({want})"
             )
 
+    def _reset_hardware(self):
+        """The state after programming the PL: DMA channels halted, the accelerator idle."""
+        self.registers: dict[int, int] = {}
+        self.channels = self._halted_channels()
+        self.ctrl = AP_IDLE
+        self._pending_input = None
+
+    @staticmethod
+    def _halted_channels():
+        # idle is 0 from reset until a channel's first transfer completes, as on the real AXI DMA
+        return {ch: {"running": False, "idle": False, "busy": False} for ch in (MM2S, S2MM)}
+
     # -- overlay metadata ------------------------------------------------------------------
     def _ip_dict(self) -> dict:
         m = self.manifest
         common = {"fullpath": None, "mem_id": None, "state": None, "interrupts": {}, "gpio": {}, "registers": {}}
-        dma = dict(common, fullpath=m["dma"]["name"], type=DMA_VLNV, phys_addr=self.DMA_BASE, addr_range=0x10000,
-                   parameters={"c_include_sg": "0", "c_sg_length_width": "26", "c_include_mm2s": "1",
-                               "c_include_s2mm": "1", "c_m_axi_mm2s_data_width": "32",
-                               "c_m_axi_s2mm_data_width": "32", "c_micro_dma": "0",
-                               "c_include_mm2s_dre": "1", "c_include_s2mm_dre": "1"})
+        dma = dict(common, fullpath=m["dma"]["name"], type=DMA_VLNV, phys_addr=self.DMA_BASE, addr_range=ADDR_RANGE,
+                   parameters=dma_parameters(m))
         ip = dict(common, fullpath=m["ip"]["name"], type=m["ip"].get("vlnv", "msq:hls:accel:1.0"),
-                  phys_addr=self.IP_BASE, addr_range=0x10000, parameters={})
+                  phys_addr=self.IP_BASE, addr_range=ADDR_RANGE, parameters={})
         return {m["dma"]["name"]: dma, m["ip"]["name"]: ip}
 
     def get_bitfile_metadata(self, bitfile_name, partial=False):
+        if self.metadata == "hwh":
+            hwh = Path(bitfile_name).with_suffix(".hwh")
+            if not hwh.exists():
+                raise FileNotFoundError(f"hardware handoff {hwh} does not exist (SimDevice.placeholder_bitfile writes it)")
+            parser = parse_hwh(hwh)
+            parser.clock_dict = {}  # a simulated PS has no PL clocks to set
+            return parser
         return SimpleNamespace(ip_dict=self._ip_dict(), gpio_dict={}, interrupt_controllers={}, interrupt_pins={},
                                hierarchy_dict={}, mem_dict={}, clock_dict={}, systemgraph=None)
 
     def download(self, bitstream, parser=None):
+        self._reset_hardware()
         self.post_download(bitstream, parser, self.name)
 
     def placeholder_bitfile(self, directory=None) -> str:
-        """A text file standing in for the .bit, with a manifest copy that records its md5."""
+        """A text file standing in for the .bit, with a manifest copy that records its md5 (and a .hwh)."""
         from msq_overlay.files import md5sum
 
         if directory is None:
@@ -116,7 +170,9 @@ class SimDevice(pynq.Device):
         bit.write_bytes(PLACEHOLDER_TEXT)
         data = json.loads(Path(self.manifest["path"]).read_text())
         data["bitstream"] = {"file": bit.name, "md5": md5sum(bit), "simulated": True}
+        data["hwh"] = bit.with_suffix(".hwh").name
         write_manifest(data, directory / MANIFEST_NAME)
+        write_hwh(self.manifest, bit.with_suffix(".hwh"), self.DMA_BASE, self.IP_BASE)
         for key in ("head", "reference"):
             if data.get(key):
                 shutil.copy(self.package_dir / data[key], directory / data[key])
@@ -125,8 +181,8 @@ class SimDevice(pynq.Device):
     # -- memory ------------------------------------------------------------------------------
     def allocate(self, shape, dtype, **kwargs):
         nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
-        address = self._next_address
-        self._next_address += (nbytes + 0xFFF) & ~0xFFF
+        address = self._next_address + int(self.misalign)
+        self._next_address += (nbytes + int(self.misalign) + 0xFFF) & ~0xFFF
         buf = PynqBuffer(shape, dtype, device=self, device_address=address, coherent=True)
         self.buffers[address] = buf
         return buf
@@ -139,35 +195,62 @@ class SimDevice(pynq.Device):
         raise RuntimeError(f"simulated DMA: no allocated buffer at 0x{address:x} (+{nbytes} bytes)")
 
     # -- registers -----------------------------------------------------------------------------
+    def _ctrl_address(self):
+        return self.IP_BASE + self.manifest["ip"]["registers"]["ctrl"]
+
     def read_registers(self, address, length):
-        value = SR_IDLE if address in (self.DMA_BASE + MM2S + SR, self.DMA_BASE + S2MM + SR) else self.registers.get(address, 0)
+        if address in (self.DMA_BASE + MM2S + SR, self.DMA_BASE + S2MM + SR):
+            state = self.channels[address - self.DMA_BASE - SR]
+            value = (0 if state["running"] else SR_HALTED) | (SR_IDLE if state["idle"] else 0)
+        elif address == self._ctrl_address():
+            value, self.ctrl = self.ctrl, self.ctrl & ~AP_DONE  # ap_done clears on read
+        else:
+            value = self.registers.get(address, 0)
         return int(value).to_bytes(length, "little")
 
     def write_registers(self, address, data):
         value = int.from_bytes(bytes(data), "little")
+        if address in (self.DMA_BASE + MM2S + CR, self.DMA_BASE + S2MM + CR):
+            if value & CR_RESET:  # a soft reset of either channel resets the whole DMA
+                self.channels = self._halted_channels()
+                return
+            self.channels[address - self.DMA_BASE - CR]["running"] = bool(value & CR_RS)
+        elif address == self._ctrl_address():
+            if value & AP_START:
+                self.ctrl = AP_START
+            return
         self.registers[address] = value
-        if address == self.DMA_BASE + MM2S + LENGTH:
+        if address == self.DMA_BASE + MM2S + LENGTH and self.channels[MM2S]["running"]:
+            self.channels[MM2S].update(idle=False, busy=True)
             self._stream_in(value)
-        elif address == self.DMA_BASE + S2MM + LENGTH and self._pending_input is not None:
-            self._deliver()
+        elif address == self.DMA_BASE + S2MM + LENGTH and self.channels[S2MM]["running"]:
+            self.channels[S2MM].update(idle=False, busy=True)
+            if self._pending_input is not None:
+                self._deliver()
 
     def _reg(self, base, offset):
         return self.registers.get(base + offset, 0)
 
     def _stream_in(self, nbytes):
+        if self.fault not in FAULTS:
+            raise ValueError(f"SimDevice.fault must be one of {FAULTS}, not {self.fault!r}")
+        if not self.ctrl & AP_START:
+            raise RuntimeError("simulated accelerator: data streamed in before ap_start was written; it would hang")
+        if self.fault == "stall":
+            return  # the accelerator takes nothing: MM2S never finishes
         spec = self.manifest["input_spec"]
         src = self._reg(self.DMA_BASE, MM2S + ADDR) | (self._reg(self.DMA_BASE, MM2S + ADDR_MSB) << 32)
         words = self._buffer_at(src, nbytes).view(np.dtype(f"u{spec.lane_bits // 8}")).astype(np.uint64)
         self._pending_input = words
-        if self._reg(self.DMA_BASE, S2MM + LENGTH):
+        self.channels[MM2S].update(idle=True, busy=False)  # the whole buffer went into the accelerator's stream
+        if self.channels[S2MM]["busy"]:
             self._deliver()
 
     def _deliver(self):
-        regs = self.manifest["ip"]["registers"]
-        ctrl = self.IP_BASE + regs["ctrl"]
-        if not self.registers.get(ctrl, 0) & 0x1:
-            raise RuntimeError("simulated accelerator: data streamed in before ap_start was written; it would hang")
-        n_samples = self.registers.get(self.IP_BASE + regs["n_samples"], 0)
+        if self.fault == "no_output":
+            self._pending_input = None
+            return  # input consumed, no TLAST ever: S2MM never finishes, the accelerator stays busy
+        n_samples = self.registers.get(self.IP_BASE + self.manifest["ip"]["registers"]["n_samples"], 0)
         words, self._pending_input = np.ascontiguousarray(self._pending_input), None
         out_spec = self.manifest["output_spec"]
         capacity = self._reg(self.DMA_BASE, S2MM + LENGTH) // (out_spec.lane_bits // 8)
@@ -178,8 +261,11 @@ class SimDevice(pynq.Device):
         )
         if n < 0:
             raise RuntimeError(f"simulated accelerator: stream error {n} (-1 no TLAST, -2 output buffer too small, -3 words after TLAST)")
+        if self.fault == "short":
+            n = max(n - 1, 0)  # TLAST one word early
         dst = self._reg(self.DMA_BASE, S2MM + ADDR) | (self._reg(self.DMA_BASE, S2MM + ADDR_MSB) << 32)
         lane = np.dtype(f"u{out_spec.lane_bits // 8}")
         self._buffer_at(dst, n * lane.itemsize)[:] = out[:n].astype(lane).view(np.uint8)
         self.registers[self.DMA_BASE + S2MM + LENGTH] = n * lane.itemsize  # bytes actually received (up to TLAST)
-        self.registers[ctrl] = 0x6  # ap_done | ap_idle
+        self.channels[S2MM].update(idle=True, busy=False)
+        self.ctrl = AP_DONE | AP_IDLE
