@@ -12,7 +12,8 @@ import pytest
 from flow import golden
 from flow.boards import get_board
 from flow.build import BuildConfig, build
-from flow.build.fit_gate import check_csynth, optimize_config, read_csynth
+from flow.build.fit_gate import optimize_config, read_csynth
+from flow.build.tools import ToolFailed
 from flow.cli import main
 from flow.resources.fit import DoesNotFit, fit_at, gate
 
@@ -99,6 +100,8 @@ def test_read_csynth(tmp_path):
     path.write_text("not xml")
     with pytest.raises(ValueError, match="not valid XML"):
         read_csynth(path)
+    with pytest.raises(ToolFailed, match="no synthesis report"):
+        read_csynth(tmp_path / "absent.xml")
 
 
 def _fake_vitis_hls(bin_dir: Path, dsp: int) -> None:

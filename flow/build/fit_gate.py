@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from flow.build.config import BuildConfig
+from flow.build.tools import ToolFailed
 from flow.resources.fit import DoesNotFit, Fit, fit_at, gate, refusal
 
 #: csynth.xml resource tags -> the estimator's keys (BRAM_18K is halved to BRAM36).
@@ -71,7 +72,7 @@ def _estimate_record(point: Fit) -> dict:
 def read_csynth(path: Path) -> dict:
     """Resources, available resources and latency from a Vitis HLS ``csynth.xml``."""
     if not path.exists():
-        raise FileNotFoundError(f"Vitis HLS wrote no synthesis report {path}")
+        raise ToolFailed(f"Vitis HLS wrote no synthesis report {path}")
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:

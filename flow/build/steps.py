@@ -340,8 +340,8 @@ def step_hls_synth(ctx: BuildContext) -> None:
     from flow.build.fit_gate import check_csynth
 
     run_tool("hls_synth", "vitis_hls", ["-f", "tcl/vitis_hls_build.tcl"], ctx.out, ctx.log("hls_synth"))
-    check_csynth(ctx, csynth_report(ctx.out / "hls_ip"))
     registers = read_register_offsets(ctx.out / "hls_ip")
+    check_csynth(ctx, csynth_report(ctx.out / "hls_ip"))
     manifest = load_manifest(ctx.overlay / "manifest.json")
     manifest["ip"]["registers"].update(registers)
     write_manifest(manifest, ctx.overlay / "manifest.json")
