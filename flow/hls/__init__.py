@@ -11,7 +11,12 @@ NAME = "MSQ"
 
 
 def register() -> str:
-    """Make backend 'MSQ' available to hls4ml (idempotent). Returns its name."""
+    """Make backend 'MSQ' available to hls4ml and switch on our QKeras parser hooks for the rest of
+    the process (idempotent; ``flow.convert`` calls it). Returns the backend's name.
+
+    The hooks (:mod:`flow.hls.hls4ml_hooks`) let hls4ml's own parser, e.g. in
+    ``config_from_keras_model``, read our quantizers; they act only on our quantizer classes, and
+    merely importing hls4ml (its entry point) never switches them on."""
     import hls4ml  # noqa: F401  (runs the entry point if the project is installed)
     from hls4ml.backends.backend import backend_map, register_backend
     from hls4ml.writer.writers import register_writer

@@ -21,7 +21,7 @@ from hls4ml.backends.fpga.fpga_backend import FPGABackend
 from hls4ml.model.flow import get_flow, register_flow
 from hls4ml.writer import VitisWriter
 
-from flow.hls import NAME
+from flow.hls import NAME, hls4ml_hooks
 from flow.hls.lq_templates import LQ_TEMPLATES
 from flow.hls.templates import TEMPLATES
 from flow.package_data import check_templates
@@ -119,8 +119,16 @@ class MSQBackend(VitisBackend):
         )
 
     def create_initial_config(self, part=DEFAULT_PART, clock_period=10, **kwargs):
-        """Vitis defaults, but for the PYNQ-Z1/Z2 part at 100 MHz (and our QActivation handler in place)."""
-        from flow.hls.lq_handler import install_handler
+        """Vitis defaults, but for the PYNQ-Z1/Z2 part at 100 MHz.
 
-        install_handler()
+        hls4ml calls this first in ``convert_from_keras_model``, just before it parses the model: our
+        QKeras parser hooks go on for that parse (:func:`flow.hls.hls4ml_hooks.begin_conversion`).
+        """
+        hls4ml_hooks.begin_conversion()
         return super().create_initial_config(part=part, clock_period=clock_period, **kwargs)
+
+    def create_layer_class(self, layer_class):
+        """hls4ml's, once parsing is done: the first backend call that builds the graph ends the hooks
+        opened by :meth:`create_initial_config` (:func:`flow.hls.hls4ml_hooks.end_conversion`)."""
+        hls4ml_hooks.end_conversion()
+        return super().create_layer_class(layer_class)

@@ -1,9 +1,11 @@
-"""hls4ml side of our quantizers: a ``Quantizer`` wrapper and the hook that creates it.
+"""hls4ml side of our quantizers: ``Quantizer`` wrappers and the dispatch that creates them.
 
-hls4ml's QKeras converter wraps every kernel/bias quantizer config in ``QKerasQuantizer``;
-for a class it does not know it prints "Unsupported quantizer" and silently types the
-weights ``ap_fixed<16,6>``. :func:`install` puts a dispatching subclass in its place: our
-quantizers become :class:`RowQuantizerHLS`, every other config goes to hls4ml unchanged.
+hls4ml's QKeras parser wraps every kernel/bias quantizer config in ``QKerasQuantizer``; for a class it
+does not know it prints "Unsupported quantizer" and silently types the weights ``ap_fixed<16,6>``.
+:func:`hls_quantizer` gives our wrapper for our quantizers (:class:`RowQuantizerHLS`,
+:class:`LQQuantizerHLS`), a clear error for quantizers no HLS backend converts exactly, and None for
+everything else. hls4ml 1.3.0 has no quantizer registry: :mod:`flow.hls.hls4ml_hooks` puts this dispatch
+in front of its parser, only while it is active, and hands every other config to hls4ml unchanged.
 
 The stock backends then see an ordinary fixed-point weight whose type holds every quantized
 value exactly (so stock 'Vitis' computes the same numbers with plain multipliers), and the
@@ -12,17 +14,12 @@ value exactly (so stock 'Vitis' computes the same numbers with plain multipliers
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
-import hls4ml.model.quantizers as hls_quantizers
 from hls4ml.model.quantizers import Quantizer
 from hls4ml.model.types import FixedPrecisionType
 
 from flow.hls.encode import exact_spec
 from flow.quantizers import CUSTOM_OBJECTS, KERAS_ONLY_OBJECTS, RowEncoding, RowQuantizer, quantized_lq
-
-_STOCK = hls_quantizers.QKerasQuantizer
 
 
 class RowQuantizerHLS(Quantizer):
@@ -97,31 +94,28 @@ class LQQuantizerHLS(Quantizer):
         return {"bits": self.bits, "hls_type": self.hls_type.serialize(), "config": self.config}
 
 
-class DispatchingQKerasQuantizer(_STOCK):
-    """Stands in for hls4ml's ``QKerasQuantizer``: ours -> our wrappers, rest -> stock."""
+def hls_quantizer(config) -> Quantizer | None:
+    """Our hls4ml wrapper for a QKeras quantizer config of ours, None for any other config.
 
-    def __new__(cls, config, *args, **kwargs):
-        if isinstance(config, dict) and config.get("class_name") in CUSTOM_OBJECTS:
-            return RowQuantizerHLS(config)
-        if isinstance(config, dict) and config.get("class_name") == "quantized_lq":
-            return LQQuantizerHLS(config)
-        if isinstance(config, dict) and config.get("class_name") in KERAS_ONLY_OBJECTS:
-            from flow.quantizers import KERAS_ONLY_REASONS
+    Raises ValueError for quantizers that load and train but that no HLS backend converts exactly.
+    """
+    name = config.get("class_name") if isinstance(config, dict) else None
+    if name in CUSTOM_OBJECTS:
+        return RowQuantizerHLS(config)
+    if name == "quantized_lq":
+        return LQQuantizerHLS(config)
+    if name in KERAS_ONLY_OBJECTS:
+        from flow.quantizers import KERAS_ONLY_REASONS
 
-            raise ValueError(f"{config['class_name']} cannot be converted to HLS exactly: {KERAS_ONLY_REASONS[config['class_name']]}")
-        return super().__new__(cls)
+        raise ValueError(f"{name} cannot be converted to HLS exactly: {KERAS_ONLY_REASONS[name]}")
+    return None
 
 
 def install() -> None:
-    """Make hls4ml's QKeras converter build our wrappers for our quantizers (idempotent).
+    """Opt this process in to our QKeras parser hooks (:func:`flow.hls.hls4ml_hooks.enable`; idempotent).
 
-    Safe in the middle of ``import hls4ml``: it rebinds the name in ``hls4ml.model.quantizers``
-    (which the converter imports later) and, when the converter is already imported, there too.
+    Called by :func:`flow.hls.register`, never while ``import hls4ml`` runs the plugin.
     """
-    hls_quantizers.QKerasQuantizer = DispatchingQKerasQuantizer
-    converter = sys.modules.get("hls4ml.converters.keras.qkeras")
-    if converter is not None:
-        converter.QKerasQuantizer = DispatchingQKerasQuantizer
-    from flow.hls.lq_handler import install_when_ready
+    from flow.hls import hls4ml_hooks
 
-    install_when_ready()
+    hls4ml_hooks.enable()
