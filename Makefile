@@ -33,8 +33,11 @@ $(STAMP): requirements.txt pyproject.toml overlays/pyproject.toml
 demo: $(STAMP)
 	$(PY) -m flow demo --force
 
+# Two pytest workers (pytest-xdist), a test file per worker: about 22 min instead of 35 on a 2-core machine.
+TEST_WORKERS ?= 2
+
 test: $(STAMP) $(BOARD_STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 clean-env:
 	rm -rf $(VENV) $(BOARD_VENV)

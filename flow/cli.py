@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--sp2-share", default="auto", help="a number in [0, 1], or 'auto' (balanced for --board)")
     d.add_argument("--board", default="pynq-z2")
     d.add_argument("--strategy", default=None, choices=("Latency", "Resource"),
-                   help="default: with --reuse-factor, the fastest design estimated to fit --board")
+                   help="default (neither --strategy nor --reuse-factor given): the fastest design estimated to fit --board")
     d.add_argument("--reuse-factor", type=_positive_int, default=None)
     d.add_argument("--output-dir", default="out/demo")
     d.add_argument("--force", action="store_true", help="replace a non-empty output directory")

@@ -18,11 +18,14 @@ PACKAGE = Path(__file__).resolve().parent
 TEMPLATES = PACKAGE / "hls_templates"
 CALIBRATION = PACKAGE / "resources" / "calibration.json"
 
-#: Files every install must have; a glob that must match at least one file each.
+#: Files every install must have (every kernel header the backend copies into a project).
 REQUIRED = (
     "nnet_utils/nnet_msq_dense.h",
     "nnet_utils/nnet_msq_conv.h",
+    "nnet_utils/nnet_msq_stream.h",
     "nnet_utils/nnet_lq_dense.h",
+    "nnet_utils/nnet_lq_conv.h",
+    "nnet_utils/nnet_lq_activation.h",
     "accel/msq_axi_top.cpp",
     "accel/msq_axi_top.h",
     "accel/msq_axi_bridge.cpp",

@@ -294,8 +294,8 @@ _CLKRST = ("apply_bd_automation -rule xilinx.com:bd_rule:clkrst -config [list Cl
 
 
 @pytest.mark.parametrize("edits, error", [
-    # pre-2020 axi4 automation key
-    ([("Clk_master Auto Clk_slave Auto Clk_xbar Auto", "Clk Auto")], "bare 'Clk' is the pre-2020 key"),
+    # the old single axi4 automation clock key
+    ([("Clk_master Auto Clk_slave Auto Clk_xbar Auto", "Clk Auto")], "bare 'Clk' is the old single clock key"),
     # the wrapper looked for next to the .bd (.srcs/) instead of where make_wrapper wrote it (.gen/)
     ([("set wrapper [make_wrapper -files [get_files $bd_name.bd] -top]\nadd_files -norecurse $wrapper",
        "set bd_file [get_files $bd_name.bd]\nmake_wrapper -files $bd_file -top\n"

@@ -121,23 +121,39 @@ cp {report} hls_ip/solution1/syn/report/csynth.xml
 
 @pytest.mark.csim
 def test_csynth_over_the_part_stops_before_vivado(tmp_path, monkeypatch, digits):
+    import dataclasses
+
     cfg = BuildConfig(model=MSQ, out=str(tmp_path / "b"), input_precision=digits.input_precision())
     build(cfg, until="csim_lib", echo=lambda *_: None, optimize=True)
     bin_dir = tmp_path / "bin"
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     _fake_vitis_hls(bin_dir, dsp=300)
     lines = []
-    with pytest.raises(DoesNotFit, match=r"DSP 300 of 220 \(136%\); stopped before Vivado"):
+    with pytest.raises(DoesNotFit, match=r"DSP 300 of 220 \(136%\); stopped before Vivado.*--resume --allow-overbudget"):
         build(cfg, resume=True, echo=lines.append, optimize=True)
     assert any("reported by Vitis HLS csynth" in line and "| DSP |" in line for line in lines)
     state = json.loads((tmp_path / "b" / "state.json").read_text())
-    assert state["steps"]["hls_synth"]["status"] == "failed" and "vivado" not in state["steps"]
+    assert state["steps"]["hls_synth"]["status"] == "done" and state["steps"]["hls_check"]["status"] == "failed"
+    assert "vivado" not in state["steps"]
     assert state["csynth"]["used"]["dsp"] == 300 and state["csynth"]["source"].startswith("reported by Vitis HLS")
-    _fake_vitis_hls(bin_dir, dsp=100)  # fits: the build goes on to the (missing) vivado step
-    state = build(cfg, resume=True, echo=lambda *_: None, optimize=True)
-    assert state["steps"]["hls_synth"]["status"] == "done"
     table = (tmp_path / "b" / "logs" / "hls_report.log").read_text()
-    assert re.search(r"\| DSP \| \d+ \| 100 \| 220 \| 45.5% \|", table), table
+    assert re.search(r"\| DSP \| \d+ \| 300 \| 220 \| 136.4% \|", table), table
+    # going on anyway: no second Vitis HLS run (a failing one would show), on to the (missing) vivado step
+    _fake_tool_failing = bin_dir / "vitis_hls"
+    _fake_tool_failing.write_text("#!/bin/sh\nexit 1\n")
+    lines = []
+    state = build(dataclasses.replace(cfg, allow_overbudget=True), resume=True, echo=lines.append, optimize=True)
+    assert "[hls_synth] done earlier, skipped" in lines and state["steps"]["hls_check"]["status"] == "done"
+    assert any("going on (--allow-overbudget)" in line for line in lines)
+    assert state["stopped"]["step"] == "vivado" or state["steps"]["vivado"]["status"] == "done"
+
+
+def test_refused_build_directory_with_user_files_needs_force(tmp_path, capsys):
+    out = tmp_path / "b"
+    assert main(["build", MSQ, "--out", str(out)]) == 1
+    (out / "notes.txt").write_text("mine")
+    assert main(["build", MSQ, "--out", str(out), "--optimize", "--until", "fit"]) == 2
+    assert "--force" in capsys.readouterr().err and (out / "notes.txt").read_text() == "mine"
 
 
 def test_demo_fit_step_picks_a_design_that_fits(msq_model):

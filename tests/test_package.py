@@ -102,9 +102,13 @@ def test_cpu_kernel_builds_into_the_user_cache(tmp_path, monkeypatch):
     assert cpu.build_library() != lib  # keyed by the flags
 
 
-def test_cpu_kernel_without_a_compiler_says_so(monkeypatch):
+def test_cpu_kernel_without_a_compiler_says_so(tmp_path, monkeypatch):
     from flow.lq import cpu
 
+    monkeypatch.setenv("MSQ_FLOW_CACHE", str(tmp_path / "cache"))
+    built = cpu.build_library()
     monkeypatch.setattr(cpu.shutil, "which", lambda name: None)
+    assert cpu.build_library() == built  # a cached build needs no compiler
+    monkeypatch.setenv("MSQ_FLOW_CACHE", str(tmp_path / "empty"))
     with pytest.raises(RuntimeError, match=r"needs a C\+\+ compiler \(g\+\+\).*apt-get install g\+\+"):
         cpu.build_library()

@@ -130,7 +130,8 @@ def check_csynth(ctx, path: Path) -> None:
             if report["available"].get(k) and report["used"].get(k, 0) > report["available"][k]]
     if over and not ctx.cfg.allow_overbudget:
         raise DoesNotFit(f"Vitis HLS reports the design exceeds {ctx.cfg.board_info.part}: {', '.join(over)}; stopped "
-                         "before Vivado. Rebuild with a larger --reuse-factor (or --optimize), or pass "
-                         "--allow-overbudget to run Vivado anyway")
+                         f"before Vivado. Rebuild (--force) with a larger --reuse-factor than {ctx.cfg.reuse_factor} "
+                         "(the estimate said this one fits, so --optimize would not change it), or continue with "
+                         "--resume --allow-overbudget to run Vivado anyway")
     if over:
         ctx.echo(f"[hls_synth] warning: over the part ({', '.join(over)}); going on (--allow-overbudget)")

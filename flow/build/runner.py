@@ -19,7 +19,12 @@ from flow.outdir import prepare
 
 
 def _stopped_at_fit_gate(state_file: Path) -> bool:
-    """A build refused by the fit gate holds only its state and the estimate: nothing to lose."""
+    """A build refused by the fit gate holds only its state and the estimate: nothing to lose
+    (anything else in the directory, e.g. a file the user put there, needs --force)."""
+    out = state_file.parent
+    files = {p.relative_to(out).as_posix() for p in out.rglob("*")}
+    if not files <= {"state.json", "logs", "logs/fit.log"}:
+        return False
     try:
         steps = json.loads(state_file.read_text()).get("steps", {})
     except (OSError, ValueError):
@@ -39,7 +44,7 @@ def _prepare(out: Path, resume: bool, force: bool) -> dict:
 
 
 #: Settings that do not change what the steps produce (resuming with another value is fine).
-RESUME_FREE = ("jobs",)
+RESUME_FREE = ("jobs", "allow_overbudget")
 
 
 def config_fingerprint(cfg: BuildConfig) -> dict:

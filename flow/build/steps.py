@@ -4,7 +4,8 @@
     convert     backbone (and float head) -> hls4ml io_parallel project, C-simulation
     accel_top   AXI-stream top + config header, build_vars.tcl, Tcl scripts, draft manifest, driver
     csim_lib    g++ build of the AXI top (libmsq_axi_sim.so), checked against Keras on grid inputs
-    hls_synth   Vitis HLS synthesis and IP export; csynth over the part stops here (needs vitis_hls)
+    hls_synth   Vitis HLS synthesis and IP export                (needs vitis_hls)
+    hls_check   csynth.xml next to the estimate; over the part stops here, before Vivado
     vivado      block design, bitstream and .hwh                 (needs vivado)
     package     bitstream md5 into the manifest: the overlay is complete
 """
@@ -222,8 +223,9 @@ def build_vars(ctx: BuildContext) -> dict:
 def dma_parameters(ctx: BuildContext) -> dict:
     """The AXI DMA as the block design configures it (build_vars.tcl) and the driver sees it (manifest).
 
-    The memory-mapped side is at least 32 bits and at least as wide as its stream (the lane), so a
-    beat never needs width conversion; the data realignment engine (DRE) is off: buffers from
+    The memory-mapped side is at least 32 bits and never narrower than its stream (the lane), as
+    the AXI DMA requires (it packs narrower stream beats into memory words itself); the data
+    realignment engine (DRE) is off: buffers from
     ``pynq.allocate`` are page-aligned, and the driver checks alignment to the memory-mapped width.
     """
     io = ctx.state["io"]
@@ -337,11 +339,9 @@ def check_sim_library(ctx: BuildContext, lib_path: Path, n: int = 16) -> None:
 def step_hls_synth(ctx: BuildContext) -> None:
     from msq_overlay.manifest import load_manifest, write_manifest
 
-    from flow.build.fit_gate import check_csynth
-
     run_tool("hls_synth", "vitis_hls", ["-f", "tcl/vitis_hls_build.tcl"], ctx.out, ctx.log("hls_synth"))
     registers = read_register_offsets(ctx.out / "hls_ip")
-    check_csynth(ctx, csynth_report(ctx.out / "hls_ip"))
+    csynth_report(ctx.out / "hls_ip")  # exported and reported: hls_check reads it
     manifest = load_manifest(ctx.overlay / "manifest.json")
     manifest["ip"]["registers"].update(registers)
     write_manifest(manifest, ctx.overlay / "manifest.json")
@@ -353,7 +353,15 @@ def csynth_report(hls_dir: Path) -> Path:
     for name in ("csynth.xml", f"{NAMES.top}_csynth.xml"):
         if (report / name).exists():
             return report / name
-    return report / "csynth.xml"
+    raise ToolFailed(f"Vitis HLS wrote no synthesis report (csynth.xml) under {report}")
+
+
+def step_hls_check(ctx: BuildContext) -> None:
+    """csynth's resources next to the estimate; over the part stops here, before Vivado (its own step,
+    so ``--resume --allow-overbudget`` goes on without running Vitis HLS again)."""
+    from flow.build.fit_gate import check_csynth
+
+    check_csynth(ctx, csynth_report(ctx.out / "hls_ip"))
 
 
 def read_register_offsets(hls_dir: Path) -> dict:
@@ -398,6 +406,7 @@ STEPS = (
     ("accel_top", step_accel_top),
     ("csim_lib", step_csim_lib),
     ("hls_synth", step_hls_synth),
+    ("hls_check", step_hls_check),
     ("vivado", step_vivado),
     ("package", step_package),
 )

@@ -2,9 +2,9 @@
 
 The library is built with g++ on first use into a per-user cache (:func:`cache_dir`:
 ``$MSQ_FLOW_CACHE``, else ``$XDG_CACHE_HOME/msq-flow``, else ``~/.cache/msq-flow``), never into
-the installed package. Its name hashes the source, the flags, the compiler's version and this
-CPU's feature flags, so an edited kernel, another compiler or another CPU (``-march=native``)
-gets its own build; ``build_library()`` does it explicitly. No Python loop runs on the hot path:
+the installed package. Its name hashes the source, the flags, this CPU's feature flags and the
+compiler's version, so an edited kernel, another CPU (``-march=native``) or another compiler gets
+its own build; ``build_library()`` does it explicitly. No Python loop runs on the hot path:
 encoding to bit-planes and the XNOR-popcount products are both in C++.
 """
 
@@ -45,20 +45,34 @@ def _cpu_features() -> str:
     return platform.machine() + platform.processor()
 
 
-def _compiler() -> tuple[str, str]:
+def _compiler() -> tuple[str | None, str]:
+    """g++ and its version line, or (None, '') where there is none."""
     compiler = shutil.which("g++")
     if compiler is None:
-        raise RuntimeError("the LQ CPU kernel needs a C++ compiler (g++) to build; install one "
-                           "(Debian/Ubuntu: apt-get install g++) and try again")
+        return None, ""
     version = subprocess.run([compiler, "--version"], capture_output=True, text=True).stdout.splitlines()[:1]
     return compiler, "".join(version)
 
 
+def _digest(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()[:12]
+
+
 def build_library() -> Path:
-    """Compile the kernel (if this source / flags / compiler / CPU has no build yet); its path."""
+    """Compile the kernel (if this source / flags / CPU / compiler has no build yet); its path.
+
+    Builds are named ``liblq_kernel-<source, flags, CPU>-<compiler>.so``: without a compiler, a
+    build for this source, flags and CPU made by any compiler is used.
+    """
+    stem = f"liblq_kernel-{_digest(SOURCE.read_bytes() + ' '.join(FLAGS).encode() + _cpu_features().encode())}"
     compiler, version = _compiler()
-    key = SOURCE.read_bytes() + " ".join(FLAGS).encode() + version.encode() + _cpu_features().encode()
-    lib = cache_dir() / f"liblq_kernel-{hashlib.sha1(key).hexdigest()[:16]}.so"
+    if compiler is None:
+        cached = sorted(cache_dir().glob(f"{stem}-*.so"), key=lambda p: p.stat().st_mtime)
+        if cached:
+            return cached[-1]
+        raise RuntimeError("the LQ CPU kernel needs a C++ compiler (g++) to build; install one "
+                           "(Debian/Ubuntu: apt-get install g++) and try again")
+    lib = cache_dir() / f"{stem}-{_digest(version.encode())}.so"
     if lib.exists():
         return lib
     try:
@@ -66,7 +80,7 @@ def build_library() -> Path:
     except OSError as exc:
         raise RuntimeError(f"cannot create the kernel cache {lib.parent} ({exc.strerror}); set MSQ_FLOW_CACHE "
                            "to a writable directory") from None
-    tmp = lib.with_name(f"{lib.stem}.{os.getpid()}.tmp.so")  # concurrent builds never see a half-written file
+    tmp = lib.with_name(f"{lib.stem}.{os.getpid()}.tmp")  # concurrent builds never see a half-written file
     proc = subprocess.run([compiler, *FLAGS, str(SOURCE), "-o", str(tmp)], capture_output=True, text=True)
     if proc.returncode != 0:
         tmp.unlink(missing_ok=True)

@@ -48,6 +48,16 @@ class AcceleratorBusyError(RuntimeError):
     """The accelerator's ``ap_idle`` is not set before a run: a previous run never finished."""
 
 
+class DMAError(RuntimeError):
+    """The AXI DMA halted on an error (its status register names which)."""
+
+
+#: AXI DMA status register (MM2S_DMASR 0x04, S2MM_DMASR 0x34) error bits, PG021.
+DMASR_ERRORS = {0x10: "DMAIntErr (internal: e.g. more stream data than the transfer length before TLAST)",
+                0x20: "DMASlvErr (the memory slave answered SLVERR)", 0x40: "DMADecErr (no memory at the address)"}
+DMASR_OFFSET = {"MM2S": 0x04, "S2MM": 0x34}
+
+
 class ShortTransferError(RuntimeError):
     """The output stream ended (TLAST) at another byte count than the batch needs."""
 
@@ -222,12 +232,21 @@ class MSQOverlay(pynq.Overlay):
         return np.array(out_buf[:n_out]).reshape(k, self.output_spec.count)
 
     def _wait(self, channel, nbytes: int, deadline: float, timeout: float, samples: int):
-        """pynq's ``channel.wait()`` once the channel is idle (it raises the DMA's own errors), or a
-        ``TimeoutError`` at ``deadline``."""
+        """pynq's ``channel.wait()`` once the channel is idle, a ``DMAError`` naming the status bits
+        when it halted on an error, or a ``TimeoutError`` at ``deadline``."""
         while not channel.idle and not channel.error:
             if time.monotonic() > deadline:
                 raise TimeoutError(self._timeout_message(channel, nbytes, timeout, samples))
+        if channel.error:  # pynq's wait() would only say "DMA channel not started" on a halted channel
+            raise DMAError(self._error_message(channel, nbytes, samples))
         channel.wait()
+
+    def _error_message(self, channel, nbytes, samples) -> str:
+        name = "MM2S" if channel is self.dma.sendchannel else "S2MM"
+        status = self.dma.read(DMASR_OFFSET[name])
+        errors = [text for bit, text in DMASR_ERRORS.items() if status & bit] or ["an error bit"]
+        return (f"{name} DMA channel halted with {', '.join(errors)}: status register 0x{status:x}, {samples} samples, "
+                f"{nbytes} bytes expected; {RELOAD_HINT}")
 
     def _timeout_message(self, channel, nbytes, timeout, samples) -> str:
         send = channel is self.dma.sendchannel

@@ -37,10 +37,10 @@ SIM_LIBRARY = "libmsq_axi_sim.so"
 MM2S, S2MM = 0x00, 0x30
 CR, SR, ADDR, ADDR_MSB, LENGTH = 0x00, 0x04, 0x18, 0x1C, 0x28
 CR_RS, CR_RESET = 0x1, 0x4
-SR_HALTED, SR_IDLE = 0x1, 0x2
+SR_HALTED, SR_IDLE, SR_INT_ERR = 0x1, 0x2, 0x10
 AP_START, AP_DONE, AP_IDLE = 0x1, 0x2, 0x4
 #: what ``SimDevice.fault`` can make the hardware do
-FAULTS = (None, "stall", "no_output", "short")
+FAULTS = (None, "stall", "no_output", "short", "overlong")
 PLACEHOLDER_TEXT = b"SIMULATION PLACEHOLDER: not a bitstream. Written by msq_overlay.sim for SimDevice only.\n"
 
 
@@ -201,7 +201,7 @@ class SimDevice(pynq.Device):
     def read_registers(self, address, length):
         if address in (self.DMA_BASE + MM2S + SR, self.DMA_BASE + S2MM + SR):
             state = self.channels[address - self.DMA_BASE - SR]
-            value = (0 if state["running"] else SR_HALTED) | (SR_IDLE if state["idle"] else 0)
+            value = (0 if state["running"] else SR_HALTED) | (SR_IDLE if state["idle"] else 0) | state.get("error", 0)
         elif address == self._ctrl_address():
             value, self.ctrl = self.ctrl, self.ctrl & ~AP_DONE  # ap_done clears on read
         else:
@@ -263,6 +263,10 @@ class SimDevice(pynq.Device):
             raise RuntimeError(f"simulated accelerator: stream error {n} (-1 no TLAST, -2 output buffer too small, -3 words after TLAST)")
         if self.fault == "short":
             n = max(n - 1, 0)  # TLAST one word early
+        if self.fault == "overlong":  # more words than S2MM's length before TLAST: PG021's DMAIntErr, channel halts
+            self.channels[S2MM].update(running=False, busy=False, idle=False, error=SR_INT_ERR)
+            self._pending_input = None
+            return
         dst = self._reg(self.DMA_BASE, S2MM + ADDR) | (self._reg(self.DMA_BASE, S2MM + ADDR_MSB) << 32)
         lane = np.dtype(f"u{out_spec.lane_bits // 8}")
         self._buffer_at(dst, n * lane.itemsize)[:] = out[:n].astype(lane).view(np.uint8)

@@ -182,3 +182,17 @@ def test_hwh_dma_parameters_checked_against_the_manifest(tmp_path):
     with pytest.raises(ValueError, match=r"configures DMA 'axi_dma_0' with c_m_axi_s2mm_data_width=32 \(manifest: 64\): "
                                          r"it and overlay manifest .*other.json come from different builds"):
         MSQOverlay(bit, manifest=tmp_path / "other.json", device=dev)
+
+
+def test_dma_error_names_the_status_bits():
+    from msq_overlay.driver import DMAError, MSQOverlay
+
+    ol, dev, bit = _overlay()
+    x, y = _reference()
+    dev.fault = "overlong"
+    with pytest.raises(DMAError, match=r"^S2MM DMA channel halted with DMAIntErr \(internal.*status register 0x11.*"
+                                       r"create the overlay again"):
+        ol.predict(x, raw=True)
+    dev.fault = None
+    ol = MSQOverlay(bit, device=dev)  # reprogramming resets the DMA and the accelerator
+    np.testing.assert_array_equal(ol.predict(x, raw=True), y)

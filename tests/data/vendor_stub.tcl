@@ -367,7 +367,7 @@ stub::command apply_bd_automation {args} {
             }
         }
         xilinx.com:bd_rule:axi4 {
-            stub::need {![dict exists $config Clk]} "axi4 rule: bare 'Clk' is the pre-2020 key; use Clk_master, Clk_slave, Clk_xbar"
+            stub::need {![dict exists $config Clk]} "axi4 rule: bare 'Clk' is the old single clock key (this stub, like our policy, wants the per-side keys); use Clk_master, Clk_slave, Clk_xbar"
             dict for {key value} $config {
                 stub::need {$key in {Master Slave Clk_master Clk_slave Clk_xbar ddr_seg intc_ip master_apm}} "axi4 rule has no key $key"
             }

@@ -25,7 +25,7 @@ apply_bd_automation -rule xilinx.com:bd_rule:processing_system7 \
 set_property -dict [list CONFIG.PCW_USE_S_AXI_HP0 {1} CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ $fclk_mhz] $ps
 
 # AXI DMA 7.1 (PG021) in simple mode. Streams are the accelerator's lanes; the memory-mapped side is at
-# least as wide (never narrower than the stream, so no width conversion); DRE as build_vars says.
+# least as wide (never narrower than the stream; the DMA packs narrower beats itself); DRE as build_vars says.
 # Every width is set (VALUE_SRC USER) so Vivado's propagation cannot change it behind the driver's back.
 set dma [create_bd_cell -type ip -vlnv xilinx.com:ip:axi_dma:7.1 $dma_instance]
 set_property -dict [list \
@@ -51,7 +51,8 @@ set accel [create_bd_cell -type ip -vlnv $ip_vlnv $ip_instance]
 apply_bd_automation -rule xilinx.com:bd_rule:clkrst -config [list Clk /$ps_name/FCLK_CLK0] \
     [get_bd_pins $ip_instance/ap_clk]
 
-# AXI connections by automation (Vivado 2020.2+ keys Clk_master/Clk_slave/Clk_xbar; the bare Clk is gone).
+# AXI connections by automation, with the per-side clock keys Clk_master/Clk_slave/Clk_xbar of current Vivado
+# releases (the single Clk key of old scripts is not used).
 # Control: PS GP0 -> DMA and accelerator registers. Data: both DMA masters -> HP0; the first is applied
 # to the HP0 slave pin as Vivado's own scripts do, the second joins the interconnect it made.
 proc axi_auto {master slave target} {
