@@ -14,6 +14,7 @@ import tensorflow as tf
 from qkeras import QActivation, QDense, quantized_bits, quantized_relu
 
 from flow.quantizers import quantized_msq, quantized_sp2
+from flow.quantizers.msq import DEFAULT_SP2_SHARE
 
 SCHEMES = ("float", "fixed", "sp2", "msq")
 
@@ -31,7 +32,7 @@ class QuantSpec:
 
     scheme: str = "msq"
     bits: int = 4
-    sp2_share: float = 0.6
+    sp2_share: float = DEFAULT_SP2_SHARE
     act_bits: int = 8
     act_integer: int = 3
     in_bits: int = 8

@@ -21,6 +21,12 @@ import tensorflow as tf
 
 from flow.quantizers import levels, tf_ops
 from flow.quantizers.base import SP2, RowQuantizer
+from flow.quantizers.wide_sp2 import warn_wide_sp2
+
+
+#: The SP2 row share when none is given, everywhere in the API (``quantized_msq``, ``QuantSpec``):
+#: the MSQ paper's 1:1.5 fixed:SP2 ratio for the XC7Z020 (PYNQ-Z1/Z2). ``'auto'`` balances the board.
+DEFAULT_SP2_SHARE = 0.6
 
 
 def auto_share(board: str, bits: int, step: float = 0.05) -> float:
@@ -37,7 +43,7 @@ class quantized_msq(RowQuantizer):  # noqa: N801  (QKeras naming)
 
     Args:
         bits: bits per weight, 3..8, for both schemes.
-        sp2_share: fraction of rows on SP2 in [0, 1]; 0 is all fixed point, 1 all SP2; or 'auto':
+        sp2_share: fraction of rows on SP2 in [0, 1] (default DEFAULT_SP2_SHARE, 0.6); 0 is all fixed point, 1 all SP2; or 'auto':
             the share that balances the board's DSP and LUT lanes (see ``flow.resources``).
         board: the board for ``sp2_share='auto'`` (pynq-z1, pynq-z2, zc706).
         row_scheme: frozen assignment (list of 0 = fixed, 1 = SP2 per row), or None.
@@ -46,7 +52,7 @@ class quantized_msq(RowQuantizer):  # noqa: N801  (QKeras naming)
 
     scheme_name = "MSQ"
 
-    def __init__(self, bits=4, sp2_share=0.5, row_scheme=None, per_row=True, use_ste=True, board=None):
+    def __init__(self, bits=4, sp2_share=DEFAULT_SP2_SHARE, row_scheme=None, per_row=True, use_ste=True, board=None):
         super().__init__(bits=bits, per_row=per_row, use_ste=use_ste)
         self.board = board
         if isinstance(sp2_share, str):
@@ -59,6 +65,9 @@ class quantized_msq(RowQuantizer):  # noqa: N801  (QKeras naming)
             raise ValueError(f"MSQ: sp2_share must be in [0, 1], got {sp2_share}")
         self.sp2_share = float(sp2_share)
         self._row_scheme = None if row_scheme is None else self._check_scheme(row_scheme)
+        has_sp2 = self.sp2_share > 0 if self._row_scheme is None else bool(self._row_scheme.any())
+        if has_sp2:
+            warn_wide_sp2(self.bits, f"quantized_msq({self.bits}, sp2_share={self.sp2_share:g})")
 
     def _check_scheme(self, row_scheme) -> np.ndarray:
         scheme = np.asarray(list(row_scheme), dtype=np.int64)

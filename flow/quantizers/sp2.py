@@ -14,6 +14,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from flow.quantizers.base import SP2, RowQuantizer
+from flow.quantizers.wide_sp2 import warn_wide_sp2
 
 
 class quantized_sp2(RowQuantizer):  # noqa: N801  (QKeras naming)
@@ -23,6 +24,10 @@ class quantized_sp2(RowQuantizer):  # noqa: N801  (QKeras naming)
     """
 
     scheme_name = "SP2"
+
+    def __init__(self, bits=4, per_row=True, use_ste=True):
+        super().__init__(bits=bits, per_row=per_row, use_ste=use_ste)
+        warn_wide_sp2(self.bits, f"quantized_sp2({self.bits})")
 
     def _scheme_tf(self, w: tf.Tensor) -> tf.Tensor:
         return tf.fill([w.shape[-1]], tf.constant(SP2, tf.int64))
