@@ -139,8 +139,7 @@ def test_csynth_over_the_part_stops_before_vivado(tmp_path, monkeypatch, digits)
     table = (tmp_path / "b" / "logs" / "hls_report.log").read_text()
     assert re.search(r"\| DSP \| \d+ \| 300 \| 220 \| 136.4% \|", table), table
     # going on anyway: no second Vitis HLS run (a failing one would show), on to the (missing) vivado step
-    _fake_tool_failing = bin_dir / "vitis_hls"
-    _fake_tool_failing.write_text("#!/bin/sh\nexit 1\n")
+    (bin_dir / "vitis_hls").write_text("#!/bin/sh\nexit 1\n")
     lines = []
     state = build(dataclasses.replace(cfg, allow_overbudget=True), resume=True, echo=lines.append, optimize=True)
     assert "[hls_synth] done earlier, skipped" in lines and state["steps"]["hls_check"]["status"] == "done"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from flow.build.config import BuildConfig
 from flow.build.tools import ToolFailed
-from flow.resources.fit import DoesNotFit, Fit, fit_at, gate, refusal
+from flow.resources.fit import DoesNotFit, Fit, fit_at, gate, refusal, smallest_fit
 
 #: csynth.xml resource tags -> the estimator's keys (BRAM_18K is halved to BRAM36).
 CSYNTH_KEYS = {"DSP": "dsp", "DSP48E": "dsp", "LUT": "lut", "FF": "ff", "BRAM_18K": "bram36"}
@@ -56,7 +56,7 @@ def step_fit(ctx) -> None:
     ctx.echo(f"[fit] {point.summary()}")
     if point.fits:
         return
-    _, better = gate(backbone, cfg.board_info, cfg.strategy, cfg.reuse_factor)
+    better = smallest_fit(backbone, cfg.board_info, cfg.strategy)
     message = refusal(point, better, backbone, cfg.board_info)
     if not cfg.allow_overbudget:
         raise DoesNotFit(message)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flow.boards import Board
+from flow.boards import Board, get_board
 from flow.resources.estimate import DEFAULT_BUDGET, estimate, optimize, works_from_model
 
 REUSE_FACTORS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
@@ -35,14 +35,14 @@ class Fit:
         return all(self.result["fits"].values())
 
     def over(self) -> list[str]:
-        """'DSP 1600 of 220 (727%)' for each resource over its budget."""
-        total, util, board = self.result["total"], self.result["utilization"], self.result["board"]
+        """'DSP 1600 of 220 (727%, budget 100%)' for each resource over its budget."""
+        total, util = self.result["total"], self.result["utilization"]
+        available = get_board(self.result["board"]).budget()
         return [
-            f"{RESOURCE_NAMES[k]} {total[k]} of {round(total[k] / util[k]) if util[k] else 0} ({100 * util[k]:.0f}%, "
-            f"budget {100 * DEFAULT_BUDGET[k]:.0f}%)"
+            f"{RESOURCE_NAMES[k]} {total[k]} of {available[k]} ({100 * util[k]:.0f}%, budget {100 * DEFAULT_BUDGET[k]:.0f}%)"
             for k, ok in self.result["fits"].items()
             if not ok
-        ] if board else []
+        ]
 
     def summary(self) -> str:
         util = ", ".join(f"{RESOURCE_NAMES[k]} {100 * v:.1f}%" for k, v in self.result["utilization"].items())
