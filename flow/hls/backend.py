@@ -101,6 +101,7 @@ class MSQBackend(VitisBackend):
                 f"{prefix}:reject_unsupported_row_layers",
                 f"{prefix}:replace_row_quantized_layers",
                 f"{prefix}:replace_lq_layers",
+                f"{prefix}:set_row_conv_pipeline_style",
                 f"{prefix}:warn_default_precision",
             ],
             requires=[optimize_flow],
@@ -113,6 +114,10 @@ class MSQBackend(VitisBackend):
         requires[requires.index("optimize")] = optimize_flow
         requires.insert(1, row_flow)  # before vitis:validation, which pulls in vivado:init_layers
         requires.append(template_flow)  # after vivado:apply_templates, so ours are the last word
+        fifo_flow = register_flow(
+            "stream_fifos", [f"{prefix}:size_stream_fifos"], requires=["vivado:specific_types"], backend=self.name
+        )
+        requires.append(fifo_flow)  # after vivado:transform_types made the stream variables
         self._default_flow = register_flow("ip", None, requires=requires, backend=self.name)
         self._writer_flow = register_flow(
             "write", ["make_stamp", f"{prefix}:write_hls"], requires=[f"{prefix}:ip"], backend=self.name

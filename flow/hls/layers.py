@@ -17,6 +17,7 @@ from hls4ml.model.layers import Layer, register_layer
 from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType, UnspecifiedPrecisionType
 
 from flow.hls.encode import DenseEncoding, FixedSpec, exact_spec, size_types
+from flow.hls.microarch import MAX_PARALLEL_FRAME, ConvScan, RowKernel
 
 FLOAT32_MANTISSA = 24
 
@@ -66,6 +67,18 @@ class MSQRowLayer(Layer):
     def output_shape(self) -> list[int]:
         raise NotImplementedError
 
+    def conv_scan(self) -> ConvScan | None:
+        """The streaming geometry of a convolution (None for Dense)."""
+        return None
+
+    def microarch(self) -> RowKernel:
+        """This layer's lanes, reuse factor, ROM shape and cycles (:mod:`flow.hls.microarch`)."""
+        enc: DenseEncoding = self.get_attr("encoding")
+        return RowKernel(
+            self.name, enc.n_in, enc.n_out, len(enc.sp2_rows), int(self.get_attr("reuse_factor")), enc.bits,
+            str(self.get_attr("strategy")).lower(), self.conv_scan(),
+        )
+
     def initialize(self):
         enc: DenseEncoding = self.get_attr("encoding")
         bias = np.asarray(self.get_attr("bias_values"), dtype=np.float64)
@@ -77,16 +90,17 @@ class MSQRowLayer(Layer):
         self._add_row_weights(enc, bias, bias_spec)
 
     def _add_row_weights(self, enc: DenseEncoding, bias: np.ndarray, bias_spec: FixedSpec):
-        n_in = enc.n_in
-        wf = enc.fix_weights if len(enc.fix_rows) else np.zeros((1, n_in), dtype=np.int64)
-        ws = enc.sp2_codes if len(enc.sp2_rows) else np.zeros((1, n_in), dtype=np.int64)
+        """``wf``/``ws`` in lane order: element ``l * RF + c`` is lane ``l``'s weight at cycle ``c``."""
+        kernel = self.microarch()
+        wf = kernel.fixed.layout(enc.fix_weights)
+        ws = kernel.sp2.layout(enc.sp2_codes)
         self.add_weights_variable(
             name="wf", var_name="wf{index}", type_name="wf{index}_t",
-            precision=IntegerPrecisionType(enc.bits, signed=True), data=wf.reshape(-1),
+            precision=IntegerPrecisionType(enc.bits, signed=True), data=wf,
         )
         self.add_weights_variable(
             name="ws", var_name="ws{index}", type_name="ws{index}_t",
-            precision=IntegerPrecisionType(enc.bits, signed=False), data=ws.reshape(-1),
+            precision=IntegerPrecisionType(enc.bits, signed=False), data=ws,
         )
         add_bias(self, bias, bias_spec)
 
@@ -98,8 +112,30 @@ class MSQDense(MSQRowLayer):
         return shape
 
 
+def conv_scan_of(layer: Layer) -> ConvScan:
+    """The :class:`ConvScan` of a Conv1D/Conv2D-like node (Conv1D: height 1); io_parallel frames above
+    ``MAX_PARALLEL_FRAME`` values are refused (they would be registers) with the advice to stream."""
+    scan = ConvScan(
+        int(layer.get_attr("in_height", 1)), int(layer.get_attr("in_width")), int(layer.get_attr("n_chan")),
+        int(layer.get_attr("filt_height", 1)), int(layer.get_attr("filt_width")),
+        int(layer.get_attr("pad_top", 0) or 0), int(layer.get_attr("pad_bottom", 0) or 0),
+        int(layer.get_attr("pad_left", 0) or 0), int(layer.get_attr("pad_right", 0) or 0),
+    )
+    io_type = layer.model.config.get_config_value("IOType")
+    if io_type == "io_parallel" and scan.frame_values > MAX_PARALLEL_FRAME:
+        raise ValueError(
+            f"layer '{layer.name}': an io_parallel convolution on a {scan.frame_values}-value input frame would "
+            f"hold its frames in registers (limit {MAX_PARALLEL_FRAME} values); convert with io_type='io_stream' "
+            "(python -m flow convert/build --io-type io_stream)"
+        )
+    return scan
+
+
 class MSQConv2D(MSQRowLayer):
     """Geometry attributes as hls4ml's Conv2D (in/out height/width, n_chan, filt_*, stride_*, pad_*)."""
+
+    def conv_scan(self) -> ConvScan:
+        return conv_scan_of(self)
 
     def output_shape(self) -> list[int]:
         return [self.get_attr("out_height"), self.get_attr("out_width"), self.get_attr("n_filt")]
@@ -107,6 +143,9 @@ class MSQConv2D(MSQRowLayer):
 
 class MSQConv1D(MSQRowLayer):
     """Geometry attributes as hls4ml's Conv1D (in_width, out_width, n_chan, filt_width, ...)."""
+
+    def conv_scan(self) -> ConvScan:
+        return conv_scan_of(self)
 
     def output_shape(self) -> list[int]:
         return [self.get_attr("out_width"), self.get_attr("n_filt")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
 
-from flow.hls.encode import DenseEncoding, DenseTypes, lanes
+from flow.hls.encode import DenseEncoding, DenseTypes
 from flow.hls.layers import MSQConv1D, MSQConv2D, MSQDense
 
 DENSE_HEADER = "nnet_utils/nnet_msq_dense.h"
@@ -18,9 +18,13 @@ ROWS_TEMPLATE = """struct {name} : nnet::msq_dense_config {{
     static const unsigned n_sp2 = {n_sp2};
     static const unsigned n_fix_alloc = {n_fix_alloc};
     static const unsigned n_sp2_alloc = {n_sp2_alloc};
-    static const unsigned reuse_factor = {reuse};
+    static const unsigned reuse_factor = {reuse_factor};
+    static const unsigned chunks = {chunks};
+    static const unsigned last_chunk = {last_chunk};
     static const unsigned fix_lanes = {fix_lanes};
     static const unsigned sp2_lanes = {sp2_lanes};
+    static const unsigned fix_lanes_alloc = {fix_lanes_alloc};
+    static const unsigned sp2_lanes_alloc = {sp2_lanes_alloc};
     static const unsigned m1 = {m1};
     static const unsigned m2 = {m2};
     typedef {fix_weight_t} fix_weight_t;
@@ -59,7 +63,9 @@ CONV_TEMPLATE = """struct config{index} : nnet::{base} {{
     static const unsigned stride_height = {stride_height};
     static const unsigned stride_width = {stride_width};
     static const unsigned pad_top = {pad_top};
+    static const unsigned pad_bottom = {pad_bottom};
     static const unsigned pad_left = {pad_left};
+    static const unsigned pad_right = {pad_right};
     static const unsigned out_height = {out_height};
     static const unsigned out_width = {out_width};
     typedef config{index}_mult mult_config;
@@ -79,7 +85,6 @@ def rows_config(node, name: str) -> str:
     """The ``msq_dense_config`` struct of a layer's row kernel."""
     enc: DenseEncoding = node.get_attr("encoding")
     types: DenseTypes = node.get_attr("msq_types")
-    rf = int(node.get_attr("reuse_factor"))
     n_in, n_fix, n_sp2 = enc.n_in, len(enc.fix_rows), len(enc.sp2_rows)
     params = {
         "name": name,
@@ -89,9 +94,7 @@ def rows_config(node, name: str) -> str:
         "n_sp2": n_sp2,
         "n_fix_alloc": max(1, n_fix),
         "n_sp2_alloc": max(1, n_sp2),
-        "reuse": rf,
-        "fix_lanes": lanes(n_in * n_fix, rf),
-        "sp2_lanes": lanes(n_in * n_sp2, rf),
+        **node.microarch().config_values(),
         "m1": enc.m1,
         "m2": enc.m2,
         "fix_weight_t": node.get_weights("wf").type.name,
@@ -142,9 +145,10 @@ def conv_config(node, base: str) -> str:
         "filt_height": node.get_attr("filt_height", 1),
         "stride_height": node.get_attr("stride_height", 1),
         "pad_top": node.get_attr("pad_top", 0),
+        "pad_bottom": node.get_attr("pad_bottom", 0),
         "out_height": node.get_attr("out_height", 1),
     }
-    for name in ("in_width", "n_chan", "filt_width", "n_filt", "stride_width", "pad_left", "out_width"):
+    for name in ("in_width", "n_chan", "filt_width", "n_filt", "stride_width", "pad_left", "pad_right", "out_width"):
         geometry[name] = node.get_attr(name)
     return CONV_TEMPLATE.format(**geometry)
 

@@ -10,11 +10,14 @@ Contract:
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from hls4ml.model.layers import Conv1D, Conv2D, Dense
 from hls4ml.model.optimizer import OptimizerPass
 
 from flow.hls.encode import encode_dense
+from flow.hls.microarch import check_reuse_factor
 from flow.hls.quantizer import RowQuantizerHLS
 from flow.quantizers import RowEncoding
 
@@ -39,11 +42,27 @@ def _strategy(model, node) -> str:
     return strategy
 
 
-def _reuse_factor(model, node) -> int:
+def _reuse_factor(model, node, n_in: int) -> int:
+    """The layer's ReuseFactor, validated against its row length (:mod:`flow.hls.microarch`).
+
+    One set for this layer by name is refused when invalid; a model-wide (or layer-type) one above
+    the layer's ``n_in`` is lowered to ``n_in`` with a warning that names the layer (every input of
+    a row in its own cycle: the slowest schedule this layer has).
+    """
     rf = model.config.get_reuse_factor(node)
     if isinstance(rf, bool) or not isinstance(rf, (int, np.integer)) or rf < 1:
         raise ValueError(f"layer '{node.name}': ReuseFactor must be a positive integer, got {rf!r}")
-    return int(rf)
+    rf = int(rf)
+    by_name = model.config.layer_name_rf.get(node.name.lower()) is not None
+    if rf > n_in and not by_name:
+        warnings.warn(
+            f"layer '{node.name}': the model-wide ReuseFactor {rf} is above its row length {n_in}; "
+            f"this layer uses ReuseFactor {n_in} (set it per layer to silence this)",
+            stacklevel=2,
+        )
+        rf = n_in
+    check_reuse_factor(n_in, rf, f"layer '{node.name}'")
+    return rf
 
 
 def _check_dilation(model, node) -> None:
@@ -95,7 +114,7 @@ class ReplaceRowQuantizedLayers(OptimizerPass):
             {
                 "n_in": dense.n_in,
                 "n_out": n_out,
-                "reuse_factor": _reuse_factor(model, node),
+                "reuse_factor": _reuse_factor(model, node, dense.n_in),
                 "encoding": dense,
                 "bias_values": bias_values,
                 "row_scheme": [int(s) for s in encoding.scheme],

@@ -1,12 +1,14 @@
 // Mixed-scheme (MSQ) convolution, channels last: per output filter fixed point (DSP lanes) or SP2
-// (LUT shift-add lanes). Every output pixel gathers its receptive field (zero padding) into a
-// window of filt_height * filt_width * n_chan values in (fh, fw, c) order and runs the dense
-// lanes of nnet_msq_dense.h on it, so one DSP array and one SP2 array serve all pixels.
-// Conv1D is the case in_height = filt_height = out_height = 1.
+// (LUT shift-add lanes). The input streams through a line buffer (nnet_msq_window.h) one padded
+// pixel at a time; each padded pixel runs one pass of the dense lanes of nnet_msq_dense.h
+// (reuse_factor cycles, in one flattened loop pipelined at II = 1) on the window, so one DSP array
+// and one SP2 array serve all pixels and no frame is buffered. io_parallel layers feed the same
+// scan from their frame array. Conv1D is the case in_height = filt_height = out_height = 1.
 #ifndef NNET_MSQ_CONV_H_
 #define NNET_MSQ_CONV_H_
 
 #include "nnet_msq_dense.h"
+#include "nnet_msq_window.h"
 
 namespace nnet {
 
@@ -21,140 +23,137 @@ struct msq_conv_config {
     static const unsigned stride_height = 1;
     static const unsigned stride_width = 1;
     static const unsigned pad_top = 0;
+    static const unsigned pad_bottom = 0;
     static const unsigned pad_left = 0;
+    static const unsigned pad_right = 0;
     static const unsigned out_height = 1;
     static const unsigned out_width = 1;
     // n_in = filt_height * filt_width * n_chan, n_out = n_filt
     typedef msq_dense_config mult_config;
 };
 
-// The receptive field of output pixel (oh, ow), zero outside the input.
-template <class data_T, typename CONFIG_T>
-void msq_conv_window(data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
-                     data_T window[CONFIG_T::filt_height * CONFIG_T::filt_width * CONFIG_T::n_chan], unsigned oh,
-                     unsigned ow) {
+#define MSQ_CONV_WEIGHTS                                                                                                 \
+    typename CONFIG_T::mult_config::fix_weight_t wf[CONFIG_T::mult_config::fix_lanes_alloc *                             \
+                                                    CONFIG_T::mult_config::reuse_factor],                                \
+        typename CONFIG_T::mult_config::sp2_weight_t ws[CONFIG_T::mult_config::sp2_lanes_alloc *                         \
+                                                        CONFIG_T::mult_config::reuse_factor],                            \
+        typename CONFIG_T::mult_config::bias_t biases[CONFIG_T::n_filt]
+
+// The scan: padded_height * padded_width * reuse_factor iterations at II = 1. Cycle 0 of a pixel
+// reads it (inside the input) and pushes it into the window; the lanes accumulate for
+// reuse_factor cycles; the last cycle writes the output pixel when the window is on the grid.
+template <class data_T, class res_T, typename CONFIG_T>
+void msq_conv_scan(hls::stream<data_T> &data, hls::stream<res_T> &res, MSQ_CONV_WEIGHTS) {
     #pragma HLS INLINE
-WindowRows:
-    for (unsigned fh = 0; fh < CONFIG_T::filt_height; fh++) {
-    WindowCols:
-        for (unsigned fw = 0; fw < CONFIG_T::filt_width; fw++) {
-            const int ih = int(oh * CONFIG_T::stride_height + fh) - int(CONFIG_T::pad_top);
-            const int iw = int(ow * CONFIG_T::stride_width + fw) - int(CONFIG_T::pad_left);
-            const bool inside = ih >= 0 && ih < int(CONFIG_T::in_height) && iw >= 0 && iw < int(CONFIG_T::in_width);
-        WindowChannels:
-            for (unsigned c = 0; c < CONFIG_T::n_chan; c++) {
-                const unsigned w = (fh * CONFIG_T::filt_width + fw) * CONFIG_T::n_chan + c;
-                window[w] = inside ? data[(ih * int(CONFIG_T::in_width) + iw) * CONFIG_T::n_chan + c] : data_T(0);
+    typedef typename CONFIG_T::mult_config mult_config;
+    typedef typename data_T::value_type in_t;
+    typedef conv_geometry<CONFIG_T> geo;
+    const unsigned rf = mult_config::reuse_factor;
+    in_t line[geo::line_rows][CONFIG_T::in_width][CONFIG_T::n_chan];
+    #pragma HLS ARRAY_PARTITION variable=line complete dim=1
+    #pragma HLS ARRAY_RESHAPE variable=line complete dim=3
+    in_t window[geo::window_size];
+    bool valid[CONFIG_T::filt_height * CONFIG_T::filt_width];
+    in_t pixel[CONFIG_T::n_chan];
+    typename mult_config::fix_accum_t fix_part[mult_config::fix_lanes_alloc];
+    typename mult_config::sp2_accum_t sp2_part[mult_config::sp2_lanes_alloc];
+    #pragma HLS ARRAY_PARTITION variable=window complete
+    #pragma HLS ARRAY_PARTITION variable=valid complete
+    #pragma HLS ARRAY_PARTITION variable=pixel complete
+    #pragma HLS ARRAY_PARTITION variable=fix_part complete
+    #pragma HLS ARRAY_PARTITION variable=sp2_part complete
+    conv_scan<CONFIG_T> scan;
+    scan.reset();
+    unsigned cycle = 0;
+ScanPixels:
+    for (unsigned t = 0; t < geo::padded_height * geo::padded_width * rf; t++) {
+        #pragma HLS PIPELINE II=1
+        #pragma HLS DEPENDENCE variable=line inter false
+        if (cycle == 0) {
+            conv_read_pixel<data_T, in_t, CONFIG_T>(data, pixel, scan);
+            conv_window_push<in_t, CONFIG_T>(line, window, valid, pixel, scan);
+        }
+        msq_lanes_step<in_t, mult_config>(window, cycle, fix_part, sp2_part, wf, ws);
+        if (cycle + 1 == rf) {
+            if (scan.emits()) {
+                typename res_T::value_type out[CONFIG_T::n_filt];
+                #pragma HLS ARRAY_PARTITION variable=out complete
+                msq_combine<typename res_T::value_type, mult_config>(fix_part, sp2_part, biases, out);
+                res_T packet;
+            PackOut:
+                for (unsigned f = 0; f < CONFIG_T::n_filt; f++) {
+                    #pragma HLS UNROLL
+                    packet[f] = out[f];
+                }
+                res.write(packet);
             }
+            scan.advance();
+            cycle = 0;
+        } else {
+            cycle++;
         }
     }
 }
 
+// io_parallel: the frame array feeds the same scan through a pixel stream.
 template <class data_T, class res_T, typename CONFIG_T>
-void msq_conv_compute(data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
-                      res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt],
-                      typename CONFIG_T::mult_config::fix_weight_t wf[CONFIG_T::mult_config::n_fix_alloc *
-                                                                      CONFIG_T::mult_config::n_in],
-                      typename CONFIG_T::mult_config::sp2_weight_t ws[CONFIG_T::mult_config::n_sp2_alloc *
-                                                                      CONFIG_T::mult_config::n_in],
-                      typename CONFIG_T::mult_config::bias_t biases[CONFIG_T::n_filt]) {
+void msq_conv_frame(data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
+                    res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt], MSQ_CONV_WEIGHTS) {
     #pragma HLS INLINE
-    typedef typename CONFIG_T::mult_config mult_config;
-PixelRows:
-    for (unsigned oh = 0; oh < CONFIG_T::out_height; oh++) {
-    PixelCols:
-        for (unsigned ow = 0; ow < CONFIG_T::out_width; ow++) {
-            data_T window[mult_config::n_in];
-            res_T pixel[CONFIG_T::n_filt];
-            #pragma HLS ARRAY_PARTITION variable=window complete
-            #pragma HLS ARRAY_PARTITION variable=pixel complete
-            msq_conv_window<data_T, CONFIG_T>(data, window, oh, ow);
-            msq_dense_compute<data_T, res_T, mult_config>(window, pixel, wf, ws, biases);
-        PixelOut:
-            for (unsigned f = 0; f < CONFIG_T::n_filt; f++) {
-                #pragma HLS UNROLL
-                res[(oh * CONFIG_T::out_width + ow) * CONFIG_T::n_filt + f] = pixel[f];
-            }
-        }
-    }
+    typedef array<data_T, CONFIG_T::n_chan> in_packet;
+    typedef array<res_T, CONFIG_T::n_filt> out_packet;
+    hls::stream<in_packet> pixels_in("msq_conv_pixels_in");
+    hls::stream<out_packet> pixels_out("msq_conv_pixels_out");
+    #pragma HLS STREAM variable=pixels_in depth=2
+    #pragma HLS STREAM variable=pixels_out depth=2
+    #pragma HLS DATAFLOW
+    frame_to_pixels<data_T, in_packet, CONFIG_T::in_height * CONFIG_T::in_width, CONFIG_T::n_chan>(data, pixels_in);
+    msq_conv_scan<in_packet, out_packet, CONFIG_T>(pixels_in, pixels_out, wf, ws, biases);
+    pixels_to_frame<res_T, out_packet, CONFIG_T::out_height * CONFIG_T::out_width, CONFIG_T::n_filt>(pixels_out, res);
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
 void msq_conv_latency(data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
-                      res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt],
-                      typename CONFIG_T::mult_config::fix_weight_t wf[CONFIG_T::mult_config::n_fix_alloc *
-                                                                      CONFIG_T::mult_config::n_in],
-                      typename CONFIG_T::mult_config::sp2_weight_t ws[CONFIG_T::mult_config::n_sp2_alloc *
-                                                                      CONFIG_T::mult_config::n_in],
-                      typename CONFIG_T::mult_config::bias_t biases[CONFIG_T::n_filt]) {
+                      res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt], MSQ_CONV_WEIGHTS) {
     #pragma HLS function_instantiate variable=wf,ws,biases
     #pragma HLS ARRAY_PARTITION variable=wf complete
     #pragma HLS ARRAY_PARTITION variable=ws complete
     #pragma HLS ARRAY_PARTITION variable=biases complete
-    msq_conv_compute<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
+    msq_conv_frame<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
 void msq_conv_resource(data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
-                       res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt],
-                       typename CONFIG_T::mult_config::fix_weight_t wf[CONFIG_T::mult_config::n_fix_alloc *
-                                                                       CONFIG_T::mult_config::n_in],
-                       typename CONFIG_T::mult_config::sp2_weight_t ws[CONFIG_T::mult_config::n_sp2_alloc *
-                                                                       CONFIG_T::mult_config::n_in],
-                       typename CONFIG_T::mult_config::bias_t biases[CONFIG_T::n_filt]) {
+                       res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt], MSQ_CONV_WEIGHTS) {
     #pragma HLS function_instantiate variable=wf,ws,biases
-    #pragma HLS ARRAY_RESHAPE variable=wf block factor=CONFIG_T::mult_config::fix_lanes
-    #pragma HLS ARRAY_RESHAPE variable=ws block factor=CONFIG_T::mult_config::sp2_lanes
+    #pragma HLS ARRAY_RESHAPE variable=wf block factor=CONFIG_T::mult_config::fix_lanes_alloc
+    #pragma HLS ARRAY_RESHAPE variable=ws block factor=CONFIG_T::mult_config::sp2_lanes_alloc
     #pragma HLS BIND_STORAGE variable=wf type=rom_np impl=bram
     #pragma HLS BIND_STORAGE variable=ws type=rom_np impl=bram
     #pragma HLS ARRAY_PARTITION variable=biases complete
-    msq_conv_compute<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
+    msq_conv_frame<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
 }
 
 // io_stream: one packet of n_chan values per input pixel, one of n_filt values per output pixel.
-// The frame is buffered whole (simple and exact; a line buffer would hold filt_height rows).
 template <class data_T, class res_T, typename CONFIG_T>
-void msq_conv_stream(hls::stream<data_T> &data, hls::stream<res_T> &res,
-                     typename CONFIG_T::mult_config::fix_weight_t wf[CONFIG_T::mult_config::n_fix_alloc *
-                                                                     CONFIG_T::mult_config::n_in],
-                     typename CONFIG_T::mult_config::sp2_weight_t ws[CONFIG_T::mult_config::n_sp2_alloc *
-                                                                     CONFIG_T::mult_config::n_in],
-                     typename CONFIG_T::mult_config::bias_t biases[CONFIG_T::n_filt]) {
-    typedef typename data_T::value_type in_t;
-    typedef typename res_T::value_type out_t;
-    in_t frame[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan];
-    out_t out[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt];
-    // one packet per pixel
-    msq_read_packets<data_T, CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan>(data, frame);
-    msq_conv_compute<in_t, out_t, CONFIG_T>(frame, out, wf, ws, biases);
-    msq_write_packets<res_T, CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt>(out, res);
-}
-
-template <class data_T, class res_T, typename CONFIG_T>
-void msq_conv_latency(hls::stream<data_T> &data, hls::stream<res_T> &res,
-                      typename CONFIG_T::mult_config::fix_weight_t wf[CONFIG_T::mult_config::n_fix_alloc *
-                                                                      CONFIG_T::mult_config::n_in],
-                      typename CONFIG_T::mult_config::sp2_weight_t ws[CONFIG_T::mult_config::n_sp2_alloc *
-                                                                      CONFIG_T::mult_config::n_in],
-                      typename CONFIG_T::mult_config::bias_t biases[CONFIG_T::n_filt]) {
+void msq_conv_latency(hls::stream<data_T> &data, hls::stream<res_T> &res, MSQ_CONV_WEIGHTS) {
     #pragma HLS ARRAY_PARTITION variable=wf complete
     #pragma HLS ARRAY_PARTITION variable=ws complete
-    msq_conv_stream<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
+    #pragma HLS ARRAY_PARTITION variable=biases complete
+    msq_conv_scan<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
-void msq_conv_resource(hls::stream<data_T> &data, hls::stream<res_T> &res,
-                       typename CONFIG_T::mult_config::fix_weight_t wf[CONFIG_T::mult_config::n_fix_alloc *
-                                                                       CONFIG_T::mult_config::n_in],
-                       typename CONFIG_T::mult_config::sp2_weight_t ws[CONFIG_T::mult_config::n_sp2_alloc *
-                                                                       CONFIG_T::mult_config::n_in],
-                       typename CONFIG_T::mult_config::bias_t biases[CONFIG_T::n_filt]) {
-    #pragma HLS ARRAY_RESHAPE variable=wf block factor=CONFIG_T::mult_config::fix_lanes
-    #pragma HLS ARRAY_RESHAPE variable=ws block factor=CONFIG_T::mult_config::sp2_lanes
+void msq_conv_resource(hls::stream<data_T> &data, hls::stream<res_T> &res, MSQ_CONV_WEIGHTS) {
+    #pragma HLS ARRAY_RESHAPE variable=wf block factor=CONFIG_T::mult_config::fix_lanes_alloc
+    #pragma HLS ARRAY_RESHAPE variable=ws block factor=CONFIG_T::mult_config::sp2_lanes_alloc
     #pragma HLS BIND_STORAGE variable=wf type=rom_np impl=bram
     #pragma HLS BIND_STORAGE variable=ws type=rom_np impl=bram
-    msq_conv_stream<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
+    #pragma HLS ARRAY_PARTITION variable=biases complete
+    msq_conv_scan<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
 }
+
+#undef MSQ_CONV_WEIGHTS
 
 } // namespace nnet
 

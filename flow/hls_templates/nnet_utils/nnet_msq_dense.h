@@ -4,8 +4,8 @@
 //   fixed point: w_ij = k_ij * 2^shift_j             (k_ij a signed integer of `bits` bits)
 //   SP2:         w_ij = +-(2^-f1 + 2^-f2) * 2^shift_j  (a field of 0 means that term is zero)
 // The fixed rows form one matrix processed by `fix_lanes` multipliers bound to DSPs; the SP2 rows
-// form another processed by `sp2_lanes` shift-add units bound to fabric. Both run in the same
-// `reuse_factor`-cycle loop, so the DSP and LUT lanes finish together. Every type is sized by the
+// form another processed by `sp2_lanes` shift-add units bound to fabric. One pipelined loop of
+// `reuse_factor` cycles drives both lane sets, so the DSP and LUT lanes work in the same cycles. Every type is sized by the
 // generator (flow/hls/encode.py) so that nothing rounds: the result equals x @ W + b exactly.
 #ifndef NNET_MSQ_DENSE_H_
 #define NNET_MSQ_DENSE_H_
@@ -28,8 +28,12 @@ struct msq_dense_config {
     static const unsigned n_fix_alloc = 1; // max(n_fix, 1): C++ arrays cannot be empty
     static const unsigned n_sp2_alloc = 1; // max(n_sp2, 1)
     static const unsigned reuse_factor = 1;
-    static const unsigned fix_lanes = 1; // ceil(n_in * n_fix / reuse_factor)
-    static const unsigned sp2_lanes = 1; // ceil(n_in * n_sp2 / reuse_factor)
+    static const unsigned chunks = 1;          // ceil(n_in / reuse_factor): lanes per row
+    static const unsigned last_chunk = 1;      // n_in - (chunks - 1) * reuse_factor: busy cycles of a row's last lane
+    static const unsigned fix_lanes = 1;       // n_fix * chunks DSP lanes
+    static const unsigned sp2_lanes = 0;       // n_sp2 * chunks LUT lanes
+    static const unsigned fix_lanes_alloc = 1; // max(fix_lanes, 1)
+    static const unsigned sp2_lanes_alloc = 1; // max(sp2_lanes, 1)
     static const unsigned m1 = 2;        // SP2 code: [sign | f1 (m1 bits) | f2 (m2 bits)]
     static const unsigned m2 = 1;
     typedef ap_int<4> fix_weight_t;
@@ -73,54 +77,52 @@ typename CONFIG_T::sp2_term_t msq_sp2_product(data_T x, typename CONFIG_T::sp2_w
     return sum;
 }
 
-// Fixed-point rows: products k = r * n_in + i, lane l takes k = l * reuse_factor + cycle.
+// Lane schedule (flow/hls/microarch.py): each row's n_in products are cut into `chunks` =
+// ceil(n_in / reuse_factor) runs of reuse_factor consecutive inputs; lane (r, ch) owns row r and
+// inputs ch * reuse_factor + cycle, so its output row and input offset are compile-time constants
+// and only the cycle counter moves. The generator lays the weights out so that lane l reads
+// element l * reuse_factor + cycle: with ARRAY_RESHAPE block factor=lanes that is word `cycle`
+// of the ROM. The last chunk of a row idles for the cycles past n_in (its weights are padded
+// with zeros). The partial sums of a row's chunks are added after the loop.
+
+// One reuse cycle of every fixed-point (DSP) and SP2 (LUT) lane. `cycle == 0` restarts the sums.
 template <class data_T, typename CONFIG_T>
-void msq_fixed_lanes(data_T data[CONFIG_T::n_in], typename CONFIG_T::fix_accum_t acc[CONFIG_T::n_fix_alloc],
-                     typename CONFIG_T::fix_weight_t weights[CONFIG_T::n_fix_alloc * CONFIG_T::n_in]) {
+void msq_lanes_step(data_T data[CONFIG_T::n_in], unsigned cycle,
+                    typename CONFIG_T::fix_accum_t fix_part[CONFIG_T::fix_lanes_alloc],
+                    typename CONFIG_T::sp2_accum_t sp2_part[CONFIG_T::sp2_lanes_alloc],
+                    typename CONFIG_T::fix_weight_t wf[CONFIG_T::fix_lanes_alloc * CONFIG_T::reuse_factor],
+                    typename CONFIG_T::sp2_weight_t ws[CONFIG_T::sp2_lanes_alloc * CONFIG_T::reuse_factor]) {
     #pragma HLS INLINE
-    const unsigned n_prod = CONFIG_T::n_fix * CONFIG_T::n_in;
-FixInit:
-    for (unsigned r = 0; r < CONFIG_T::n_fix_alloc; r++) {
+    const unsigned rf = CONFIG_T::reuse_factor;
+    const unsigned chunks = CONFIG_T::chunks;
+    const bool last_cycle_valid = cycle < CONFIG_T::last_chunk;
+FixRows:
+    for (unsigned r = 0; r < CONFIG_T::n_fix; r++) {
         #pragma HLS UNROLL
-        acc[r] = 0;
-    }
-FixReuse:
-    for (unsigned cycle = 0; cycle < CONFIG_T::reuse_factor; cycle++) {
-        #pragma HLS PIPELINE II=1 rewind
-    FixLane:
-        for (unsigned l = 0; l < CONFIG_T::fix_lanes; l++) {
+    FixChunks:
+        for (unsigned ch = 0; ch < chunks; ch++) {
             #pragma HLS UNROLL
-            const unsigned k = l * CONFIG_T::reuse_factor + cycle;
-            if (k < n_prod) {
-                typename CONFIG_T::fix_prod_t prod = data[k % CONFIG_T::n_in] * weights[k];
+            const unsigned lane = r * chunks + ch;
+            typename CONFIG_T::fix_prod_t prod = 0;
+            if (ch + 1 < chunks || last_cycle_valid) {
+                prod = data[ch * rf + cycle] * wf[lane * rf + cycle];
                 #pragma HLS BIND_OP variable=prod op=mul impl=dsp
-                acc[k / CONFIG_T::n_in] += prod;
             }
+            fix_part[lane] = (cycle == 0 ? typename CONFIG_T::fix_accum_t(0) : fix_part[lane]) + prod;
         }
     }
-}
-
-// SP2 rows: the same schedule on shift-add units.
-template <class data_T, typename CONFIG_T>
-void msq_sp2_lanes(data_T data[CONFIG_T::n_in], typename CONFIG_T::sp2_accum_t acc[CONFIG_T::n_sp2_alloc],
-                   typename CONFIG_T::sp2_weight_t codes[CONFIG_T::n_sp2_alloc * CONFIG_T::n_in]) {
-    #pragma HLS INLINE
-    const unsigned n_prod = CONFIG_T::n_sp2 * CONFIG_T::n_in;
-Sp2Init:
-    for (unsigned r = 0; r < CONFIG_T::n_sp2_alloc; r++) {
+Sp2Rows:
+    for (unsigned r = 0; r < CONFIG_T::n_sp2; r++) {
         #pragma HLS UNROLL
-        acc[r] = 0;
-    }
-Sp2Reuse:
-    for (unsigned cycle = 0; cycle < CONFIG_T::reuse_factor; cycle++) {
-        #pragma HLS PIPELINE II=1 rewind
-    Sp2Lane:
-        for (unsigned l = 0; l < CONFIG_T::sp2_lanes; l++) {
+    Sp2Chunks:
+        for (unsigned ch = 0; ch < chunks; ch++) {
             #pragma HLS UNROLL
-            const unsigned k = l * CONFIG_T::reuse_factor + cycle;
-            if (k < n_prod) {
-                acc[k / CONFIG_T::n_in] += msq_sp2_product<data_T, CONFIG_T>(data[k % CONFIG_T::n_in], codes[k]);
+            const unsigned lane = r * chunks + ch;
+            typename CONFIG_T::sp2_term_t term = 0;
+            if (ch + 1 < chunks || last_cycle_valid) {
+                term = msq_sp2_product<data_T, CONFIG_T>(data[ch * rf + cycle], ws[lane * rf + cycle]);
             }
+            sp2_part[lane] = (cycle == 0 ? typename CONFIG_T::sp2_accum_t(0) : sp2_part[lane]) + term;
         }
     }
 }
@@ -135,50 +137,67 @@ typename CONFIG_T::out_accum_t msq_scale(typename CONFIG_T::out_accum_t v, int s
     return v >> (-shift);
 }
 
+// Sum each row's chunk partials (compile-time adder trees), scale by the row's power of two, add the bias.
 template <class res_T, typename CONFIG_T>
-void msq_combine(typename CONFIG_T::fix_accum_t acc_fix[CONFIG_T::n_fix_alloc],
-                 typename CONFIG_T::sp2_accum_t acc_sp2[CONFIG_T::n_sp2_alloc],
+void msq_combine(typename CONFIG_T::fix_accum_t fix_part[CONFIG_T::fix_lanes_alloc],
+                 typename CONFIG_T::sp2_accum_t sp2_part[CONFIG_T::sp2_lanes_alloc],
                  typename CONFIG_T::bias_t biases[CONFIG_T::n_out], res_T res[CONFIG_T::n_out]) {
     #pragma HLS INLINE
     typedef typename CONFIG_T::out_accum_t out_accum_t;
 FixOut:
     for (unsigned r = 0; r < CONFIG_T::n_fix; r++) {
         #pragma HLS UNROLL
+        typename CONFIG_T::fix_accum_t sum = 0;
+    FixSum:
+        for (unsigned ch = 0; ch < CONFIG_T::chunks; ch++) {
+            #pragma HLS UNROLL
+            sum += fix_part[r * CONFIG_T::chunks + ch];
+        }
         const unsigned j = CONFIG_T::fix_row(r);
-        out_accum_t v = msq_scale<CONFIG_T>(out_accum_t(acc_fix[r]), CONFIG_T::row_shift(j));
+        out_accum_t v = msq_scale<CONFIG_T>(out_accum_t(sum), CONFIG_T::row_shift(j));
         res[j] = res_T(v + out_accum_t(biases[j]));
     }
 Sp2Out:
     for (unsigned r = 0; r < CONFIG_T::n_sp2; r++) {
         #pragma HLS UNROLL
+        typename CONFIG_T::sp2_accum_t sum = 0;
+    Sp2Sum:
+        for (unsigned ch = 0; ch < CONFIG_T::chunks; ch++) {
+            #pragma HLS UNROLL
+            sum += sp2_part[r * CONFIG_T::chunks + ch];
+        }
         const unsigned j = CONFIG_T::sp2_row(r);
-        out_accum_t v = msq_scale<CONFIG_T>(out_accum_t(acc_sp2[r]), CONFIG_T::row_shift(j));
+        out_accum_t v = msq_scale<CONFIG_T>(out_accum_t(sum), CONFIG_T::row_shift(j));
         res[j] = res_T(v + out_accum_t(biases[j]));
     }
 }
 
-// Lanes and combine for one input vector (shared by Dense and by every pixel of a convolution).
+// One input vector: the reuse loop (II = 1, reuse_factor iterations) drives both lane sets, then
+// the rows are combined. Latency = reuse_factor + a pipeline depth (flow/hls/microarch.py).
 template <class data_T, class res_T, typename CONFIG_T>
 void msq_dense_compute(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
-                       typename CONFIG_T::fix_weight_t wf[CONFIG_T::n_fix_alloc * CONFIG_T::n_in],
-                       typename CONFIG_T::sp2_weight_t ws[CONFIG_T::n_sp2_alloc * CONFIG_T::n_in],
+                       typename CONFIG_T::fix_weight_t wf[CONFIG_T::fix_lanes_alloc * CONFIG_T::reuse_factor],
+                       typename CONFIG_T::sp2_weight_t ws[CONFIG_T::sp2_lanes_alloc * CONFIG_T::reuse_factor],
                        typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
     #pragma HLS INLINE
-    typename CONFIG_T::fix_accum_t acc_fix[CONFIG_T::n_fix_alloc];
-    typename CONFIG_T::sp2_accum_t acc_sp2[CONFIG_T::n_sp2_alloc];
-    #pragma HLS ARRAY_PARTITION variable=acc_fix complete
-    #pragma HLS ARRAY_PARTITION variable=acc_sp2 complete
-    msq_fixed_lanes<data_T, CONFIG_T>(data, acc_fix, wf);
-    msq_sp2_lanes<data_T, CONFIG_T>(data, acc_sp2, ws);
-    msq_combine<res_T, CONFIG_T>(acc_fix, acc_sp2, biases, res);
+    typename CONFIG_T::fix_accum_t fix_part[CONFIG_T::fix_lanes_alloc];
+    typename CONFIG_T::sp2_accum_t sp2_part[CONFIG_T::sp2_lanes_alloc];
+    #pragma HLS ARRAY_PARTITION variable=fix_part complete
+    #pragma HLS ARRAY_PARTITION variable=sp2_part complete
+ReuseLoop:
+    for (unsigned cycle = 0; cycle < CONFIG_T::reuse_factor; cycle++) {
+        #pragma HLS PIPELINE II=1 rewind
+        msq_lanes_step<data_T, CONFIG_T>(data, cycle, fix_part, sp2_part, wf, ws);
+    }
+    msq_combine<res_T, CONFIG_T>(fix_part, sp2_part, biases, res);
 }
 
 // Latency strategy: every product has its own lane (reuse_factor = 1 gives one cycle),
 // weights are constants spread over registers.
 template <class data_T, class res_T, typename CONFIG_T>
 void msq_dense_latency(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
-                       typename CONFIG_T::fix_weight_t wf[CONFIG_T::n_fix_alloc * CONFIG_T::n_in],
-                       typename CONFIG_T::sp2_weight_t ws[CONFIG_T::n_sp2_alloc * CONFIG_T::n_in],
+                       typename CONFIG_T::fix_weight_t wf[CONFIG_T::fix_lanes_alloc * CONFIG_T::reuse_factor],
+                       typename CONFIG_T::sp2_weight_t ws[CONFIG_T::sp2_lanes_alloc * CONFIG_T::reuse_factor],
                        typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
     #pragma HLS function_instantiate variable=wf,ws,biases
     #pragma HLS ARRAY_PARTITION variable=data complete
@@ -189,18 +208,18 @@ void msq_dense_latency(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
     msq_dense_compute<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
 }
 
-// Resource strategy: reuse_factor > 1, weights in ROM, `fix_lanes` shared DSP multipliers and
-// `sp2_lanes` shared shift-add units; each cycle reads one word of lanes weights per matrix.
+// Resource strategy: weights in ROM, `fix_lanes` shared DSP multipliers and `sp2_lanes` shared
+// shift-add units; each cycle reads word `cycle` (one weight per lane) of each matrix's ROM.
 template <class data_T, class res_T, typename CONFIG_T>
 void msq_dense_resource(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
-                        typename CONFIG_T::fix_weight_t wf[CONFIG_T::n_fix_alloc * CONFIG_T::n_in],
-                        typename CONFIG_T::sp2_weight_t ws[CONFIG_T::n_sp2_alloc * CONFIG_T::n_in],
+                        typename CONFIG_T::fix_weight_t wf[CONFIG_T::fix_lanes_alloc * CONFIG_T::reuse_factor],
+                        typename CONFIG_T::sp2_weight_t ws[CONFIG_T::sp2_lanes_alloc * CONFIG_T::reuse_factor],
                         typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
     #pragma HLS function_instantiate variable=wf,ws,biases
     #pragma HLS ARRAY_PARTITION variable=data complete
     #pragma HLS ARRAY_PARTITION variable=res complete
-    #pragma HLS ARRAY_RESHAPE variable=wf block factor=CONFIG_T::fix_lanes
-    #pragma HLS ARRAY_RESHAPE variable=ws block factor=CONFIG_T::sp2_lanes
+    #pragma HLS ARRAY_RESHAPE variable=wf block factor=CONFIG_T::fix_lanes_alloc
+    #pragma HLS ARRAY_RESHAPE variable=ws block factor=CONFIG_T::sp2_lanes_alloc
     #pragma HLS BIND_STORAGE variable=wf type=rom_np impl=bram
     #pragma HLS BIND_STORAGE variable=ws type=rom_np impl=bram
     #pragma HLS ARRAY_PARTITION variable=biases complete
@@ -210,8 +229,8 @@ void msq_dense_resource(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
 // io_stream: read the input vector from its packets, compute, write the output packets.
 template <class data_T, class res_T, typename CONFIG_T>
 void msq_dense_stream(hls::stream<data_T> &data, hls::stream<res_T> &res,
-                      typename CONFIG_T::fix_weight_t wf[CONFIG_T::n_fix_alloc * CONFIG_T::n_in],
-                      typename CONFIG_T::sp2_weight_t ws[CONFIG_T::n_sp2_alloc * CONFIG_T::n_in],
+                      typename CONFIG_T::fix_weight_t wf[CONFIG_T::fix_lanes_alloc * CONFIG_T::reuse_factor],
+                      typename CONFIG_T::sp2_weight_t ws[CONFIG_T::sp2_lanes_alloc * CONFIG_T::reuse_factor],
                       typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
     typename data_T::value_type in[CONFIG_T::n_in];
     typename res_T::value_type out[CONFIG_T::n_out];
@@ -224,8 +243,8 @@ void msq_dense_stream(hls::stream<data_T> &data, hls::stream<res_T> &res,
 
 template <class data_T, class res_T, typename CONFIG_T>
 void msq_dense_latency(hls::stream<data_T> &data, hls::stream<res_T> &res,
-                       typename CONFIG_T::fix_weight_t wf[CONFIG_T::n_fix_alloc * CONFIG_T::n_in],
-                       typename CONFIG_T::sp2_weight_t ws[CONFIG_T::n_sp2_alloc * CONFIG_T::n_in],
+                       typename CONFIG_T::fix_weight_t wf[CONFIG_T::fix_lanes_alloc * CONFIG_T::reuse_factor],
+                       typename CONFIG_T::sp2_weight_t ws[CONFIG_T::sp2_lanes_alloc * CONFIG_T::reuse_factor],
                        typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
     #pragma HLS ARRAY_PARTITION variable=wf complete
     #pragma HLS ARRAY_PARTITION variable=ws complete
@@ -234,11 +253,11 @@ void msq_dense_latency(hls::stream<data_T> &data, hls::stream<res_T> &res,
 
 template <class data_T, class res_T, typename CONFIG_T>
 void msq_dense_resource(hls::stream<data_T> &data, hls::stream<res_T> &res,
-                        typename CONFIG_T::fix_weight_t wf[CONFIG_T::n_fix_alloc * CONFIG_T::n_in],
-                        typename CONFIG_T::sp2_weight_t ws[CONFIG_T::n_sp2_alloc * CONFIG_T::n_in],
+                        typename CONFIG_T::fix_weight_t wf[CONFIG_T::fix_lanes_alloc * CONFIG_T::reuse_factor],
+                        typename CONFIG_T::sp2_weight_t ws[CONFIG_T::sp2_lanes_alloc * CONFIG_T::reuse_factor],
                         typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
-    #pragma HLS ARRAY_RESHAPE variable=wf block factor=CONFIG_T::fix_lanes
-    #pragma HLS ARRAY_RESHAPE variable=ws block factor=CONFIG_T::sp2_lanes
+    #pragma HLS ARRAY_RESHAPE variable=wf block factor=CONFIG_T::fix_lanes_alloc
+    #pragma HLS ARRAY_RESHAPE variable=ws block factor=CONFIG_T::sp2_lanes_alloc
     #pragma HLS BIND_STORAGE variable=wf type=rom_np impl=bram
     #pragma HLS BIND_STORAGE variable=ws type=rom_np impl=bram
     msq_dense_stream<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);

@@ -1,0 +1,211 @@
+"""The micro-architecture of the MSQ row kernels: one description, read by the C++ config writer
+(``flow/hls/templates.py``), the weight layout (``flow/hls/layers.py``) and the estimator
+(``flow/resources/estimate.py``).
+
+Pure Python: no hls4ml, no TensorFlow.
+
+**Lane schedule** (``nnet_msq_dense.h``). A matrix of ``n_rows`` rows of ``n_in`` products at reuse
+factor ``RF`` (``1 <= RF <= n_in``) is cut into ``chunks = ceil(n_in / RF)`` runs per row of ``RF``
+consecutive inputs. Lane ``l = r * chunks + ch`` owns row ``r`` and, at cycle ``c``, input
+``ch * RF + c``: its row and input offset are compile-time constants, only the cycle counter moves.
+The weights are laid out so that lane ``l`` reads element ``l * RF + c``; ``ARRAY_RESHAPE block
+factor=lanes`` makes that ROM word ``c``, ``lanes x bits`` wide and ``RF`` deep. When ``RF`` does not
+divide ``n_in``, the last lane of each row idles ``chunks * RF - n_in`` cycles (its weights are
+padded with zeros): ``padded`` products. The fixed (DSP) and SP2 (LUT) matrices share ``chunks`` and
+run in the same loop.
+
+**Cycles.** A Dense layer takes ``RF + DENSE_DEPTH`` cycles. A convolution scans its padded input
+(``padded_height x padded_width`` positions), one reuse pass (``RF`` cycles) per position, plus
+``SCAN_DEPTH``; its line buffer holds ``(filt_height - 1) x in_width x n_chan`` values. The depths
+are estimates (pipeline registers of the multiply, the add and the row sums), to be checked
+against csynth.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+#: Pipeline depth of the reuse loop plus the row sums (estimate; csynth reports the real figure).
+DENSE_DEPTH = 4
+#: Extra cycles of a convolution's scan after its last pixel (estimate).
+SCAN_DEPTH = 4
+#: Largest io_parallel convolution input (values): above it the frame arrays would be registers.
+MAX_PARALLEL_FRAME = 16384
+
+
+def check_reuse_factor(n_in: int, reuse_factor: int, where: str) -> None:
+    """``1 <= RF <= n_in``; an invalid one is refused naming the valid range and the exact divisors."""
+    if isinstance(reuse_factor, bool) or not isinstance(reuse_factor, int) or not 1 <= reuse_factor <= n_in:
+        exact = [d for d in range(1, n_in + 1) if n_in % d == 0]
+        raise ValueError(
+            f"{where}: ReuseFactor {reuse_factor!r} is not valid for a row of {n_in} inputs; use 1..{n_in} "
+            f"(without idle padded lanes: {', '.join(map(str, exact))})"
+        )
+
+
+@dataclass(frozen=True)
+class LaneArray:
+    """One matrix (fixed rows or SP2 rows) folded over ``reuse_factor`` cycles."""
+
+    n_rows: int
+    n_in: int
+    reuse_factor: int
+    weight_bits: int
+
+    @property
+    def chunks(self) -> int:
+        return -(-self.n_in // self.reuse_factor)
+
+    @property
+    def last_chunk(self) -> int:
+        """Busy cycles of the last lane of a row."""
+        return self.n_in - (self.chunks - 1) * self.reuse_factor
+
+    @property
+    def lanes(self) -> int:
+        return self.n_rows * self.chunks
+
+    @property
+    def lanes_alloc(self) -> int:
+        return max(1, self.lanes)
+
+    @property
+    def padded(self) -> int:
+        """Idle lane-cycles per pass (zero weights) when RF does not divide n_in."""
+        return self.lanes * self.reuse_factor - self.n_rows * self.n_in
+
+    @property
+    def rom_shape(self) -> tuple[int, int]:
+        """(word width in bits, depth in words) of the weight ROM of the Resource strategy."""
+        return (self.lanes * self.weight_bits, self.reuse_factor) if self.lanes else (0, 0)
+
+    def layout(self, weights) -> list:
+        """Weights ``(n_rows, n_in)`` as the flat array the kernel reads: element ``l * RF + c`` is
+        lane ``l``'s weight at cycle ``c`` (zero in padded cycles); one zero lane when empty."""
+        import numpy as np
+
+        rf, chunks = self.reuse_factor, self.chunks
+        w = np.asarray(weights).reshape(self.n_rows, self.n_in)
+        out = np.zeros((self.lanes_alloc, rf), dtype=w.dtype if w.size else np.int64)
+        if self.n_rows:
+            padded = np.zeros((self.n_rows, chunks * rf), dtype=out.dtype)
+            padded[:, : self.n_in] = w
+            out[: self.lanes] = padded.reshape(self.n_rows * chunks, rf)
+        return out.reshape(-1)
+
+
+@dataclass(frozen=True)
+class ConvScan:
+    """Geometry of a streaming convolution (Conv1D: height 1)."""
+
+    in_height: int
+    in_width: int
+    n_chan: int
+    filt_height: int
+    filt_width: int
+    pad_top: int = 0
+    pad_bottom: int = 0
+    pad_left: int = 0
+    pad_right: int = 0
+
+    @property
+    def padded_pixels(self) -> int:
+        return (self.in_height + self.pad_top + self.pad_bottom) * (self.in_width + self.pad_left + self.pad_right)
+
+    @property
+    def line_buffer_values(self) -> int:
+        return (self.filt_height - 1) * self.in_width * self.n_chan
+
+    @property
+    def window_values(self) -> int:
+        return self.filt_height * self.filt_width * self.n_chan
+
+    @property
+    def frame_values(self) -> int:
+        return self.in_height * self.in_width * self.n_chan
+
+
+@dataclass(frozen=True)
+class RowKernel:
+    """Everything the C++ config, the weight layout and the estimator share about one layer."""
+
+    name: str
+    n_in: int
+    n_out: int
+    n_sp2: int
+    reuse_factor: int
+    weight_bits: int
+    strategy: str = "latency"
+    scan: ConvScan | None = None
+
+    def __post_init__(self):
+        check_reuse_factor(self.n_in, self.reuse_factor, f"layer '{self.name}'")
+        if not 0 <= self.n_sp2 <= self.n_out:
+            raise ValueError(f"layer '{self.name}': n_sp2 must be in [0, {self.n_out}], got {self.n_sp2}")
+
+    @property
+    def n_fix(self) -> int:
+        return self.n_out - self.n_sp2
+
+    @property
+    def fixed(self) -> LaneArray:
+        return LaneArray(self.n_fix, self.n_in, self.reuse_factor, self.weight_bits)
+
+    @property
+    def sp2(self) -> LaneArray:
+        return LaneArray(self.n_sp2, self.n_in, self.reuse_factor, self.weight_bits)
+
+    @property
+    def rom(self) -> bool:
+        """Weights in ROM (Resource) or constants in logic (Latency)."""
+        return self.strategy == "resource"
+
+    @property
+    def pixels(self) -> int:
+        """Reuse passes per input: 1 for Dense, every padded position for a convolution."""
+        return self.scan.padded_pixels if self.scan else 1
+
+    @property
+    def cycles(self) -> int:
+        """Cycles per input (Dense: one vector, convolution: one frame)."""
+        if self.scan is None:
+            return self.reuse_factor + DENSE_DEPTH
+        return self.scan.padded_pixels * self.reuse_factor + SCAN_DEPTH
+
+    def config_values(self) -> dict:
+        """The members of ``msq_dense_config`` that this description decides."""
+        return {
+            "reuse_factor": self.reuse_factor,
+            "chunks": self.fixed.chunks,
+            "last_chunk": self.fixed.last_chunk,
+            "fix_lanes": self.fixed.lanes,
+            "sp2_lanes": self.sp2.lanes,
+            "fix_lanes_alloc": self.fixed.lanes_alloc,
+            "sp2_lanes_alloc": self.sp2.lanes_alloc,
+        }
+
+
+def fifo_depth(packets_per_frame: int) -> int:
+    """Depth of a FIFO between two streaming layers.
+
+    Every MSQ/LQ layer consumes and produces at most one packet per cycle in scan order, so on a chain
+    a FIFO only has to absorb the pipeline latency between a write and the consumer's read: a small
+    constant (hls4ml's default is the whole frame). Never more than the frame.
+    """
+    return max(1, min(packets_per_frame, STREAM_DEPTH))
+
+
+#: FIFO depth between layers of a chain (packets).
+STREAM_DEPTH = 8
+
+
+def bram18(width_bits: int, depth: int) -> int:
+    """RAMB18 tiles of a ROM ``width x depth`` (7-series aspect ratios: 16Kx1 ... 512x36)."""
+    if width_bits <= 0 or depth <= 0:
+        return 0
+    best = None
+    for w, d in ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512)):
+        tiles = math.ceil(width_bits / w) * math.ceil(depth / d)
+        best = tiles if best is None else min(best, tiles)
+    return best
