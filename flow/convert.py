@@ -281,8 +281,8 @@ def hls_config(model, cfg: ConvertConfig) -> dict:
     config["Model"]["Strategy"] = cfg.strategy
     config["Model"]["ReuseFactor"] = cfg.reuse_factor
     for layer_cfg in config["LayerName"].values():
-        if "ReuseFactor" in layer_cfg:
-            layer_cfg["ReuseFactor"] = cfg.reuse_factor
+        # the model-wide value applies (a layer whose rows are shorter lowers it to its n_in, with a warning)
+        layer_cfg.pop("ReuseFactor", None)
         layer_cfg["Strategy"] = cfg.strategy
     return config
 

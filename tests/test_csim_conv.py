@@ -9,6 +9,7 @@ from qkeras import QActivation, QConv1D, QConv2D, QDense, quantized_bits, quanti
 
 from flow.convert import ConvertConfig, convert, freeze_msq_rows
 from flow.quantizers import quantized_msq
+from tests.kernel_checks import assert_estimate_matches_config, assert_our_kernels
 
 # (kernel, stride, padding, channels in, filters, sp2 share, io type, strategy, reuse factor)
 CASES = [
@@ -19,6 +20,8 @@ CASES = [
     (1, 2, "same", 4, 6, 1.0, "io_stream", "Resource", 2),
     (3, 1, "valid", 3, 4, 0.0, "io_stream", "Resource", 5),
     (2, 1, "same", 3, 5, 0.5, "io_parallel", "Resource", 7),
+    (3, 2, "same", 2, 4, 0.5, "io_stream", "Resource", 18),  # RF = n_in of c1 (3 * 3 * 2)
+    (2, 2, "same", 3, 3, 0.5, "io_stream", "Resource", 5),  # RF divides no layer
 ]
 
 
@@ -53,6 +56,8 @@ def test_conv2d_battery_bit_exact(kernel, stride, padding, c_in, filters, share,
     x = _grid(rng, (120, 7, 6, c_in))
     hm = convert(model, project_dir, ConvertConfig(io_type=io_type, strategy=strategy, reuse_factor=rf))
     assert hm.graph["c1"].class_name == "MSQConv2D"
+    assert_our_kernels(hm, model)
+    assert_estimate_matches_config(hm, model, rf, strategy)
     y = model.predict(x, verbose=0)
     y_csim = hm.predict(x).reshape(y.shape)
     assert np.array_equal(y, y_csim), f"{np.sum(y != y_csim)} of {y.size} outputs differ"

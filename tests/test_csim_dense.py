@@ -10,6 +10,7 @@ import pytest
 from flow.convert import ConvertConfig, convert, freeze_msq_rows
 from flow.models import QuantSpec, mlp
 from tests.conftest import grid_inputs
+from tests.kernel_checks import assert_estimate_matches_config, assert_our_kernels
 
 SHAPES = [(16, (12,), 5), (24, (20, 9), 7), (10, (33, 16, 8), 4)]  # (n_in, hidden, n_out)
 BITS = (3, 4, 6, 8)
@@ -23,6 +24,8 @@ def _cases():
         yield pytest.param(SHAPES[i % len(SHAPES)], bits, share, *SCHEDULES[i % len(SCHEDULES)], id=f"b{bits}-s{share}-{SCHEDULES[i % 4][0]}{SCHEDULES[i % 4][1]}-shape{i % 3}")
     for strategy, rf in SCHEDULES:  # every schedule on one deep mixed model
         yield pytest.param(SHAPES[2], 4, 0.6, strategy, rf, id=f"deep-{strategy}{rf}")
+    # RF 33 = n_in of fc2; the model-wide value is lowered to n_in (10, 16, 8) on the other layers
+    yield pytest.param(SHAPES[2], 4, 0.6, "Resource", 33, id="deep-Resource33-rf-n_in")
 
 
 def build(shape, bits, share, seed):
@@ -49,6 +52,8 @@ def test_dense_battery_bit_exact(shape, bits, share, strategy, rf, project_dir, 
     model = build(shape, bits, share, seed=bits * 100 + int(share * 10))
     x = grid_inputs(rng, 300, shape[0], frac_bits=5, lo=-4, hi=4)
     hm = convert(model, project_dir, ConvertConfig(strategy=strategy, reuse_factor=rf))
+    assert_our_kernels(hm, model)
+    assert_estimate_matches_config(hm, model, rf, strategy)
     y_keras = model.predict(x, verbose=0)
     y_csim = hm.predict(x).reshape(y_keras.shape)
     assert np.array_equal(y_keras, y_csim), f"{np.sum(y_keras != y_csim)} of {y_keras.size} outputs differ"

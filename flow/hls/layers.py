@@ -75,12 +75,13 @@ class MSQRowLayer(Layer):
         """This layer's lanes, reuse factor, ROM shape and cycles (:mod:`flow.hls.microarch`)."""
         enc: DenseEncoding = self.get_attr("encoding")
         return RowKernel(
-            self.name, enc.n_in, enc.n_out, len(enc.sp2_rows), int(self.get_attr("reuse_factor")), enc.bits,
+            self.name, enc.n_in, enc.n_out, len(enc.sp2_rows), int(self.get_attr("row_reuse_factor")), enc.bits,
             str(self.get_attr("strategy")).lower(), self.conv_scan(),
         )
 
     def initialize(self):
         enc: DenseEncoding = self.get_attr("encoding")
+        self.set_attr("reuse_factor", self.get_attr("row_reuse_factor"))  # hls4ml set the configured one
         bias = np.asarray(self.get_attr("bias_values"), dtype=np.float64)
         data = precision_spec(self.get_input_variable().type.precision, f"layer '{self.name}'")
         bias_spec = exact_spec(bias, f"layer '{self.name}' bias")

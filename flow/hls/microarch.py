@@ -44,6 +44,11 @@ def check_reuse_factor(n_in: int, reuse_factor: int, where: str) -> None:
         )
 
 
+def effective_reuse_factor(n_in: int, reuse_factor: int) -> int:
+    """A model-wide ReuseFactor as a layer of ``n_in`` inputs per row uses it: at most ``n_in``."""
+    return max(1, min(int(reuse_factor), int(n_in)))
+
+
 @dataclass(frozen=True)
 class LaneArray:
     """One matrix (fixed rows or SP2 rows) folded over ``reuse_factor`` cycles."""

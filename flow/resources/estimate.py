@@ -1,16 +1,21 @@
 """Resource and throughput estimates for the MSQ kernels, from yosys-measured PE costs.
 
-One row-quantized layer (Dense: ``pixels = 1``; Conv: ``pixels = out_h * out_w``) with ``n_in``
-inputs per row, ``n_fix`` fixed rows and ``n_sp2`` SP2 rows at reuse factor ``RF`` is built by
-``nnet_msq_dense.h`` as
+Every figure here is an **estimate**. The micro-architecture comes from :mod:`flow.hls.microarch`,
+the same description the C++ config writer uses. One row-quantized layer (``n_in`` inputs per
+row, ``n_fix`` fixed rows, ``n_sp2`` SP2 rows, reuse factor ``RF``, ``chunks = ceil(n_in / RF)``) is
 
-    DSP lanes   = ceil(n_in * n_fix / RF)    one fixed-point multiplier (DSP48E1) each
-    LUT lanes   = ceil(n_in * n_sp2 / RF)    one run-time SP2 shift-add unit each
-    adders      = one accumulator add per lane, one accumulator register per output row
-    cycles      = RF per input vector, times ``pixels`` for a convolution
-    weight ROM  = BRAM36 when RF > 1 (Resource strategy), logic constants otherwise
+    DSP lanes   = n_fix * chunks             one fixed-point multiplier (DSP48E1) each
+    LUT lanes   = n_sp2 * chunks             one SP2 shift-add unit each: run-time shifts when the
+                                             weights change per cycle (ROM or RF > 1), constant
+                                             shifts (``sp2_const``) for Latency at RF 1
+    adders      = an accumulator per lane (RF > 1) and chunks - 1 adders per row for the row sums
+    weight ROM  = Resource strategy: one ROM per matrix, ``lanes x bits`` wide and ``RF`` deep, in
+                  RAMB18 tiles by the 7-series aspect ratios (:func:`flow.hls.microarch.bram18`)
+    cycles      = Dense RF + DENSE_DEPTH; a convolution scans its padded input, RF cycles per
+                  position, + SCAN_DEPTH
 
-Layers run one after the other (io_parallel), so the latency is the sum of their cycles.
+Under the DATAFLOW top the layers overlap across inputs: the interval between inputs is the slowest
+layer's cycles, the latency of one input at most their sum.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import math
 from dataclasses import dataclass, field
 
 from flow.boards import Board
+from flow.hls.microarch import DENSE_DEPTH, SCAN_DEPTH, ConvScan, RowKernel, bram18, effective_reuse_factor
 from flow.quantizers import levels
 from flow.resources.calibrate import load_calibration
 
@@ -41,6 +47,10 @@ class LayerWork:
     reuse_factor: int = 1
     #: Why this layer is costed the way it is, when it is not one of our row kernels (shown by the report).
     note: str = ""
+    #: 'latency' or 'resource'; None: Resource when RF > 1 (weights in ROM), Latency at RF 1.
+    strategy: str | None = None
+    #: Streaming geometry of a convolution (None: Dense, or a workload without geometry).
+    scan: ConvScan | None = None
 
     def __post_init__(self):
         if not 0 <= self.n_sp2 <= self.n_out:
@@ -93,30 +103,56 @@ def accumulator_width(work: LayerWork) -> int:
     return work.data_bits + work.weight_bits + math.ceil(math.log2(work.n_in)) + 1
 
 
+def row_kernel(work: LayerWork) -> RowKernel:
+    """The layer's micro-architecture, as the converter will build it (model-wide RF above ``n_in``
+    lowered to ``n_in``, like the conversion does)."""
+    rf = effective_reuse_factor(work.n_in, work.reuse_factor)
+    strategy = work.strategy.lower() if work.strategy else ("resource" if rf > 1 else "latency")
+    return RowKernel(work.name, work.n_in, work.n_out, work.n_sp2, rf, work.weight_bits, strategy, work.scan)
+
+
+def layer_cycles(kernel: RowKernel, pixels: int) -> int:
+    """Cycles per input; a convolution known only by its pixel count scans ``pixels`` positions."""
+    if kernel.scan is None and pixels > 1:
+        return pixels * kernel.reuse_factor + SCAN_DEPTH
+    return kernel.cycles
+
+
 def estimate_layer(work, costs: Costs) -> dict:
     from flow.resources.lq import LQWork, estimate_lq_layer
 
     if isinstance(work, LQWork):
         return estimate_lq_layer(work, costs)
-    rf = work.reuse_factor
-    fix_lanes = -(-work.n_in * work.n_fix // rf) if work.n_fix else 0
-    sp2_lanes = -(-work.n_in * work.n_sp2 // rf) if work.n_sp2 else 0
+    k = row_kernel(work)
+    rf = k.reuse_factor
+    fix_lanes, sp2_lanes = k.fixed.lanes, k.sp2.lanes
     acc_w = accumulator_width(work)
     adder = costs.block("adder", W=acc_w)
     acc = costs.block("accumulator", W=acc_w)
     fixed = costs.fixed_lane(work.data_bits, work.weight_bits) if fix_lanes else {"dsp": 0, "lut": 0}
-    sp2 = costs.sp2_lane(work.data_bits, work.weight_bits) if sp2_lanes else {"lut": 0}
-    weight_bits_total = work.n_in * work.n_out * work.weight_bits
+    constant = not k.rom and rf == 1
+    if not sp2_lanes:
+        sp2 = {"lut": 0}
+    elif constant:
+        sp2 = costs.block("sp2_const", A=work.data_bits)
+    else:
+        sp2 = costs.sp2_lane(work.data_bits, work.weight_bits)
+    lanes = fix_lanes + sp2_lanes
+    accumulators = lanes if rf > 1 else 0  # at RF 1 a lane's sum is its product
+    row_adders = work.n_out * (k.fixed.chunks - 1)
+    bram = bram18(*k.fixed.rom_shape) + bram18(*k.sp2.rom_shape) if k.rom else 0
     return {
         "layer": work.name,
         "dsp": fix_lanes * fixed["dsp"],
-        "lut": fix_lanes * fixed["lut"] + sp2_lanes * sp2["lut"] + (fix_lanes + sp2_lanes) * adder["lut"]
-        + work.n_out * acc["lut"],
-        "ff": work.n_out * acc["ff"],
-        "bram36": math.ceil(weight_bits_total / BRAM36_BITS) if rf > 1 else 0,
+        "lut": fix_lanes * fixed["lut"] + sp2_lanes * sp2["lut"] + accumulators * acc["lut"] + row_adders * adder["lut"],
+        "ff": accumulators * acc["ff"] + work.n_out * acc_w,
+        "bram18": bram,
+        "bram36": math.ceil(bram / 2),
         "dsp_lanes": fix_lanes,
         "lut_lanes": sp2_lanes,
-        "cycles": rf * work.pixels,
+        "reuse_factor": rf,
+        "rom": [list(k.fixed.rom_shape), list(k.sp2.rom_shape)] if k.rom else [],
+        "cycles": layer_cycles(k, work.pixels),
         "macs": work.macs,
         "note": getattr(work, "note", ""),
     }
@@ -128,6 +164,7 @@ def estimate(works: list[LayerWork], board: Board, costs: Costs | None = None, b
     budget = {**DEFAULT_BUDGET, **(budget or {})}
     layers = [estimate_layer(w, costs) for w in works]
     total = {k: sum(layer[k] for layer in layers) for k in ("dsp", "lut", "ff", "bram36", "cycles", "macs")}
+    total["interval"] = max((layer["cycles"] for layer in layers), default=0)
     latency_s = total["cycles"] / (board.clock_mhz * 1e6)
     available = board.budget()
     fit = {k: total[k] <= budget[k] * available[k] for k in available}
@@ -137,6 +174,7 @@ def estimate(works: list[LayerWork], board: Board, costs: Costs | None = None, b
         "total": total,
         "latency_us": latency_s * 1e6,
         "gops": 2 * total["macs"] / latency_s / 1e9 if latency_s else 0.0,
+        "inputs_per_s": board.clock_mhz * 1e6 / total["interval"] if total["interval"] else 0.0,
         "utilization": {k: total[k] / available[k] for k in available},
         "fits": fit,
     }
@@ -214,7 +252,24 @@ def resnet18_workload(weight_bits: int = 4, data_bits: int = 8) -> list[LayerWor
     return [LayerWork(n, k, c, 0, p, weight_bits, data_bits) for n, k, c, p in shapes]
 
 
-def works_from_model(model, reuse_factor: int = 1, data_bits: int = 8) -> list:
+def conv_scan_of_keras(layer) -> ConvScan | None:
+    """The streaming geometry of a Keras Conv1D/Conv2D (padding as Keras and hls4ml compute it)."""
+    if len(layer.kernel.shape) < 3:
+        return None
+    in_shape = layer.input_shape[1:-1]
+    out_shape = layer.output_shape[1:-1]
+    kernel = tuple(layer.kernel.shape[:-2])
+    strides = tuple(layer.strides)
+    pads = []
+    for size, out, k, s in zip(in_shape, out_shape, kernel, strides):
+        total = max((out - 1) * s + k - size, 0) if layer.padding == "same" else 0
+        pads.append((total // 2, total - total // 2))
+    if len(in_shape) == 1:
+        return ConvScan(1, in_shape[0], int(layer.kernel.shape[-2]), 1, kernel[0], 0, 0, *pads[0])
+    return ConvScan(in_shape[0], in_shape[1], int(layer.kernel.shape[-2]), kernel[0], kernel[1], *pads[0], *pads[1])
+
+
+def works_from_model(model, reuse_factor: int = 1, data_bits: int = 8, strategy: str | None = None) -> list:
     """Row-quantized layers of a Keras model (SP2/MSQ kernels) as :class:`LayerWork`, LQ/binary
     layers (``quantized_lq`` kernels) as :class:`flow.resources.lq.LQWork`.
 
@@ -248,14 +303,17 @@ def works_from_model(model, reuse_factor: int = 1, data_bits: int = 8) -> list:
                 n_sp2 = int(q.n_sp2)
             else:
                 n_sp2 = n_out if isinstance(q, quantized_sp2) else 0
-            works.append(LayerWork(layer.name, n_in, n_out, n_sp2, pixels, q.bits, data_bits, reuse_factor))
+            works.append(LayerWork(layer.name, n_in, n_out, n_sp2, pixels, q.bits, data_bits, reuse_factor,
+                                   strategy=strategy, scan=conv_scan_of_keras(layer)))
         elif q is None:
             note = (f"approximate: {approximate.get(layer.name, 'float weights')}; costed as hls4ml's default "
                     f"{DEFAULT_WEIGHT_BITS}-bit weights on DSPs (C-simulation will not equal Keras here)")
-            works.append(LayerWork(layer.name, n_in, n_out, 0, pixels, DEFAULT_WEIGHT_BITS, data_bits, reuse_factor, note))
+            works.append(LayerWork(layer.name, n_in, n_out, 0, pixels, DEFAULT_WEIGHT_BITS, data_bits, reuse_factor, note,
+                                   strategy, conv_scan_of_keras(layer)))
         elif hasattr(q, "bits"):
             note = f"stock hls4ml kernel ({type(q).__name__}, {int(q.bits)}-bit weights on DSPs)"
-            works.append(LayerWork(layer.name, n_in, n_out, 0, pixels, int(q.bits), data_bits, reuse_factor, note))
+            works.append(LayerWork(layer.name, n_in, n_out, 0, pixels, int(q.bits), data_bits, reuse_factor, note,
+                                   strategy, conv_scan_of_keras(layer)))
     if not works:
         raise ValueError(f"model '{model.name}' has no SP2/MSQ/LQ layer to estimate")
     return works
@@ -265,10 +323,13 @@ def format_estimate(result: dict) -> str:
     lines = ["| layer | DSP | LUT | FF | BRAM36 | cycles | MACs |", "|---|---|---|---|---|---|---|"]
     for r in result["layers"] + [{"layer": "total", **result["total"]}]:
         lines.append(f"| {r['layer']} | {r['dsp']} | {r['lut']} | {r['ff']} | {r['bram36']} | {r['cycles']} | {r['macs']} |")
+    lines += ["", "(estimated, not measured: flow/resources/estimate.py)"]
     util = ", ".join(
         f"{k} {100 * v:.1f}% ({'fits' if result['fits'][k] else 'DOES NOT FIT'})" for k, v in result["utilization"].items()
     )
-    lines += ["", f"{result['board']}: {util}", f"latency {result['latency_us']:.2f} us, {result['gops']:.2f} GOPS"]
+    lines += ["", f"{result['board']}: {util}",
+              f"latency {result['latency_us']:.2f} us, {result['gops']:.2f} GOPS, "
+              f"{result['inputs_per_s']:.0f} inputs/s (interval {result['total']['interval']} cycles)"]
     notes = [f"{r['layer']}: {r['note']}" for r in result["layers"] if r.get("note")]
     if notes:
         lines += ["", "notes (estimated, not measured):", *notes]

@@ -53,7 +53,7 @@ class Fit:
 
 def fit_at(model, board: Board, strategy: str, reuse_factor: int, data_bits: int = 8) -> Fit:
     """The estimate of ``model`` built with ``strategy`` / ``reuse_factor`` on ``board``."""
-    return Fit(strategy, reuse_factor, estimate(works_from_model(model, reuse_factor, data_bits), board))
+    return Fit(strategy, reuse_factor, estimate(works_from_model(model, reuse_factor, data_bits, strategy), board))
 
 
 def smallest_fit(model, board: Board, strategy: str = "Latency", data_bits: int = 8) -> Fit | None:

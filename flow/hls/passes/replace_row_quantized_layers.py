@@ -17,7 +17,7 @@ from hls4ml.model.layers import Conv1D, Conv2D, Dense
 from hls4ml.model.optimizer import OptimizerPass
 
 from flow.hls.encode import encode_dense
-from flow.hls.microarch import check_reuse_factor
+from flow.hls.microarch import check_reuse_factor, effective_reuse_factor
 from flow.hls.quantizer import RowQuantizerHLS
 from flow.quantizers import RowEncoding
 
@@ -60,7 +60,7 @@ def _reuse_factor(model, node, n_in: int) -> int:
             f"this layer uses ReuseFactor {n_in} (set it per layer to silence this)",
             stacklevel=2,
         )
-        rf = n_in
+        rf = effective_reuse_factor(n_in, rf)
     check_reuse_factor(n_in, rf, f"layer '{node.name}'")
     return rf
 
@@ -114,7 +114,7 @@ class ReplaceRowQuantizedLayers(OptimizerPass):
             {
                 "n_in": dense.n_in,
                 "n_out": n_out,
-                "reuse_factor": _reuse_factor(model, node, dense.n_in),
+                "row_reuse_factor": _reuse_factor(model, node, dense.n_in),
                 "encoding": dense,
                 "bias_values": bias_values,
                 "row_scheme": [int(s) for s in encoding.scheme],

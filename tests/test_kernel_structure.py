@@ -1,0 +1,168 @@
+"""The generated hardware is the circuit the estimator describes: structural checks on the kernels
+and the generated projects (compile-time lane indices, line buffers, FIFO depths, top style), and an
+io_stream VGG at 32x32x3 C-simulated bit-exactly."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from flow.hls import microarch
+from flow.package_data import TEMPLATES
+from tests.kernel_checks import assert_estimate_matches_config, assert_our_kernels, config_structs, project_file
+
+HEADERS = TEMPLATES / "nnet_utils"
+
+
+def function_body(source: str, name: str) -> str:
+    """The body of the first definition of function ``name`` (brace matched), comments removed."""
+    source = re.sub(r"//[^\n]*", "", source)
+    start = re.search(rf"\b{name}\s*\([^;{{]*\)\s*\{{", source)
+    assert start, f"{name} not found"
+    depth, i = 0, start.end() - 1
+    for j in range(i, len(source)):
+        depth += {"{": 1, "}": -1}.get(source[j], 0)
+        if depth == 0:
+            return source[i : j + 1]
+    raise AssertionError(f"unbalanced braces in {name}")
+
+
+def test_lane_step_has_no_division_or_modulo():
+    body = function_body((HEADERS / "nnet_msq_dense.h").read_text(), "msq_lanes_step")
+    assert "/" not in body and "%" not in body, "lane indices must be compile-time: no / or % on the lane path"
+    assert "lane * rf + cycle" in body  # word `cycle` of the lane's ROM column
+
+
+def test_one_reuse_loop_drives_both_lane_sets():
+    body = function_body((HEADERS / "nnet_msq_dense.h").read_text(), "msq_dense_compute")
+    assert body.count("PIPELINE II=1") == 1 and body.count("for (") == 1
+    assert "msq_lanes_step" in body
+
+
+def test_conv_scan_has_no_frame_buffer():
+    body = function_body((HEADERS / "nnet_msq_conv.h").read_text(), "msq_conv_scan")
+    assert "in_height" not in body, "the scan holds no array sized by the frame height"
+    assert "line[geo::line_rows][CONFIG_T::in_width][CONFIG_T::n_chan]" in body
+    assert "PIPELINE II=1" in body
+
+
+@pytest.mark.parametrize("n_in, rf", [(16, 4), (33, 7), (10, 10), (27, 5), (9, 1)])
+def test_lane_layout_puts_weight_of_lane_l_cycle_c_at_l_rf_plus_c(n_in, rf):
+    rng = np.random.default_rng(n_in * rf)
+    w = rng.integers(-8, 8, size=(3, n_in))
+    arr = microarch.LaneArray(3, n_in, rf, 4)
+    flat = arr.layout(w)
+    assert flat.size == arr.lanes * rf and arr.lanes == 3 * -(-n_in // rf)
+    for lane in range(arr.lanes):
+        r, ch = divmod(lane, arr.chunks)
+        for c in range(rf):
+            i = ch * rf + c
+            assert flat[lane * rf + c] == (w[r, i] if i < n_in else 0)
+    assert arr.padded == arr.lanes * rf - 3 * n_in
+
+
+def test_invalid_reuse_factor_lists_the_valid_ones():
+    with pytest.raises(ValueError, match=r"ReuseFactor 13 is not valid for a row of 12 inputs; use 1\.\.12 .*1, 2, 3, 4, 6, 12"):
+        microarch.check_reuse_factor(12, 13, "layer 'fc'")
+
+
+def test_bram18_uses_the_aspect_ratios():
+    assert microarch.bram18(36, 512) == 1 and microarch.bram18(72, 512) == 2
+    assert microarch.bram18(4, 4096) == 1 and microarch.bram18(128, 2) == 4  # wide and shallow: width / 36
+
+
+def test_per_layer_reuse_factor_above_n_in_is_refused(project_dir):
+    import hls4ml
+
+    from flow.convert import ConvertConfig, hls_config
+    from tests.test_csim_dense import build
+
+    model = build((16, (12,), 5), 4, 0.5, seed=3)
+    config = hls_config(model, ConvertConfig(strategy="Resource", reuse_factor=2))
+    config["LayerName"]["logits"]["ReuseFactor"] = 13
+    with pytest.raises(ValueError, match="layer .logits.: ReuseFactor 13 is not valid for a row of 12 inputs"):
+        hls4ml.converters.convert_from_keras_model(
+            model, hls_config=config, output_dir=str(project_dir), backend="MSQ", io_type="io_parallel"
+        )
+
+
+@pytest.fixture(scope="module")
+def vgg_stream(tmp_path_factory):
+    """VGG (width 0.25) at 32x32x3, MSQ 4-bit, io_stream, Resource RF 9, converted and compiled."""
+    import tensorflow as tf
+
+    from flow.convert import ConvertConfig, convert, freeze_msq_rows
+    from flow.models import QuantSpec, vgg
+
+    tf.keras.utils.set_random_seed(7)
+    model = vgg((32, 32, 3), 10, width=0.25, spec=QuantSpec("msq", 4, 0.6, in_bits=8, in_integer=1))
+    freeze_msq_rows(model)
+    out = tmp_path_factory.mktemp("vgg_stream") / "prj"
+    hm = convert(model, out, ConvertConfig(io_type="io_stream", strategy="Resource", reuse_factor=9))
+    return model, hm
+
+
+@pytest.mark.csim
+@pytest.mark.slow
+def test_io_stream_vgg_32x32x3_bit_exact(vgg_stream):
+    model, hm = vgg_stream
+    assert_our_kernels(hm, model)
+    assert_estimate_matches_config(hm, model, 9, "Resource")
+    rng = np.random.default_rng(0)
+    x = (rng.integers(-128, 128, size=(8, 32, 32, 3)) / 128).astype(np.float32)  # CIFAR-shaped, on the input grid
+    y = model.predict(x, verbose=0)
+    y_csim = hm.predict(np.ascontiguousarray(x)).reshape(y.shape)
+    assert np.array_equal(y, y_csim), f"{np.sum(y != y_csim)} of {y.size} outputs differ"
+
+
+@pytest.mark.csim
+@pytest.mark.slow
+def test_io_stream_vgg_fifos_are_below_a_frame_and_line_buffers_hold_fh_minus_1_rows(vgg_stream):
+    model, hm = vgg_stream
+    source = project_file(hm, f"{hm.config.get_project_name()}.cpp")
+    depths = {name: int(d) for name, d in re.findall(r"#pragma HLS STREAM variable=(\w+) depth=(\d+)", source)}
+    assert depths, "no stream pragmas in the io_stream project"
+    frames = {}
+    for node in hm.get_layers():
+        out = node.get_output_variable()
+        if out.name in depths and len(out.shape) == 3:
+            frames[out.name] = out.shape[0] * out.shape[1]
+    assert max(frames.values()) == 32 * 32
+    for name, frame in frames.items():
+        assert depths[name] <= min(frame, microarch.STREAM_DEPTH), f"{name}: FIFO depth {depths[name]} (frame {frame})"
+    structs = config_structs(hm)
+    for layer in model.layers:
+        if type(layer).__name__ != "QConv2D":
+            continue
+        node = hm.graph[layer.name]
+        geo = structs[f"config{node.index}"]
+        scan = node.conv_scan()
+        assert scan.line_buffer_values == (geo["filt_height"] - 1) * geo["in_width"] * geo["n_chan"]
+    assert "#pragma HLS DATAFLOW" in source
+
+
+@pytest.mark.csim
+def test_io_parallel_conv_model_gets_a_dataflow_top(project_dir):
+    from flow.convert import ConvertConfig, convert
+    from tests.test_csim_conv import cnn2d
+
+    model = cnn2d(3, 1, "same", 2, 3, 0.5, seed=5)
+    hm = convert(model, project_dir, ConvertConfig(io_type="io_parallel"), compile=False)
+    hm.write()
+    source = project_file(hm, f"{hm.config.get_project_name()}.cpp")
+    assert "#pragma HLS DATAFLOW" in source and "#pragma HLS PIPELINE" not in source
+
+
+def test_io_parallel_conv_above_the_frame_limit_is_refused(project_dir):
+    import tensorflow as tf
+
+    from flow.convert import ConvertConfig, convert, freeze_msq_rows
+    from flow.models import QuantSpec, vgg
+
+    tf.keras.utils.set_random_seed(1)
+    model = vgg((96, 96, 3), 10, width=0.125, spec=QuantSpec("msq", 4, 0.5), max_blocks=1)
+    freeze_msq_rows(model)
+    with pytest.raises(ValueError, match="io_parallel convolution on a .* convert with io_type='io_stream'"):
+        convert(model, project_dir, ConvertConfig(io_type="io_parallel"), compile=False)
