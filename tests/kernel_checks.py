@@ -78,6 +78,8 @@ def assert_estimate_matches_config(hm, model, reuse_factor: int, strategy: str, 
         node = hm.graph[name]
         conv = structs.get(f"config{node.index}") if node.class_name != "MSQDense" else None
         rows = structs[f"config{node.index}_mult" if conv is not None else f"config{node.index}"]
+        written = {k: rows.get(k) for k in node.microarch().config_values()}
+        assert written == node.microarch().config_values(), f"{name}: config struct differs from flow.hls.microarch"
         est = estimate_layer(works[name], costs)
         bits = works[name].weight_bits
         assert est["dsp_lanes"] == rows["fix_lanes"] and est["lut_lanes"] == rows["sp2_lanes"], name

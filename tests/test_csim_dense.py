@@ -24,8 +24,11 @@ def _cases():
         yield pytest.param(SHAPES[i % len(SHAPES)], bits, share, *SCHEDULES[i % len(SCHEDULES)], id=f"b{bits}-s{share}-{SCHEDULES[i % 4][0]}{SCHEDULES[i % 4][1]}-shape{i % 3}")
     for strategy, rf in SCHEDULES:  # every schedule on one deep mixed model
         yield pytest.param(SHAPES[2], 4, 0.6, strategy, rf, id=f"deep-{strategy}{rf}")
-    # RF 33 = n_in of fc2; the model-wide value is lowered to n_in (10, 16, 8) on the other layers
+    # RF 33 = n_in of fc2; lowered to 30, 32, 32 (folded: 3, 2, 4 rows per lane) on the other layers
     yield pytest.param(SHAPES[2], 4, 0.6, "Resource", 33, id="deep-Resource33-rf-n_in")
+    # folded schedules: 2..n_out rows one after the other on each lane (lowered per layer to a multiple of n_in)
+    yield pytest.param(SHAPES[1], 4, 0.4, "Resource", 48, id="fold-Resource48")
+    yield pytest.param(SHAPES[0], 6, 0.6, "Resource", 1000, id="fold-Resource1000-one-lane-per-matrix")
 
 
 def build(shape, bits, share, seed):

@@ -29,10 +29,16 @@ def function_body(source: str, name: str) -> str:
     raise AssertionError(f"unbalanced braces in {name}")
 
 
-def test_lane_step_has_no_division_or_modulo():
-    body = function_body((HEADERS / "nnet_msq_dense.h").read_text(), "msq_lanes_step")
+@pytest.mark.parametrize("function", ["msq_lanes_split", "msq_lanes_folded", "msq_lanes_step", "tick"])
+def test_lane_path_has_no_division_or_modulo(function):
+    body = function_body((HEADERS / "nnet_msq_dense.h").read_text(), function)
     assert "/" not in body and "%" not in body, "lane indices must be compile-time: no / or % on the lane path"
-    assert "lane * rf + cycle" in body  # word `cycle` of the lane's ROM column
+
+
+def test_lanes_read_word_cycle_of_their_rom_column():
+    source = (HEADERS / "nnet_msq_dense.h").read_text()
+    assert "wf[lane * rf + cycle]" in function_body(source, "msq_lanes_split")
+    assert "wf[l * rf + clk.cycle]" in function_body(source, "msq_lanes_folded")
 
 
 def test_one_reuse_loop_drives_both_lane_sets():
@@ -48,24 +54,39 @@ def test_conv_scan_has_no_frame_buffer():
     assert "PIPELINE II=1" in body
 
 
-@pytest.mark.parametrize("n_in, rf", [(16, 4), (33, 7), (10, 10), (27, 5), (9, 1)])
-def test_lane_layout_puts_weight_of_lane_l_cycle_c_at_l_rf_plus_c(n_in, rf):
-    rng = np.random.default_rng(n_in * rf)
-    w = rng.integers(-8, 8, size=(3, n_in))
-    arr = microarch.LaneArray(3, n_in, rf, 4)
-    flat = arr.layout(w)
-    assert flat.size == arr.lanes * rf and arr.lanes == 3 * -(-n_in // rf)
-    for lane in range(arr.lanes):
+def _lane_weight(arr, w, lane, c):
+    """What lane ``lane`` multiplies at cycle ``c`` (the schedule spelled out with / and %)."""
+    if arr.folded:
+        r, i = lane * arr.rows_per_lane + c // arr.n_in, c % arr.n_in
+    else:
         r, ch = divmod(lane, arr.chunks)
+        i = ch * arr.reuse_factor + c
+    return w[r, i] if r < arr.n_rows and i < arr.n_in else 0
+
+
+@pytest.mark.parametrize("n_rows, n_in, rf", [(3, 16, 4), (3, 33, 7), (3, 10, 10), (3, 27, 5), (3, 9, 1),
+                                               (5, 6, 12), (5, 6, 18), (3, 4, 12), (1, 7, 7)])
+def test_lane_layout_puts_weight_of_lane_l_cycle_c_at_l_rf_plus_c(n_rows, n_in, rf):
+    rng = np.random.default_rng(n_in * rf)
+    w = rng.integers(-8, 8, size=(n_rows, n_in))
+    arr = microarch.LaneArray(n_rows, n_in, rf, 4)
+    flat = arr.layout(w)
+    assert flat.size == arr.lanes * rf
+    expected_lanes = -(-n_rows // (rf // n_in)) if rf > n_in else n_rows * -(-n_in // rf)
+    assert arr.lanes == expected_lanes
+    for lane in range(arr.lanes):
         for c in range(rf):
-            i = ch * rf + c
-            assert flat[lane * rf + c] == (w[r, i] if i < n_in else 0)
-    assert arr.padded == arr.lanes * rf - 3 * n_in
+            assert flat[lane * rf + c] == _lane_weight(arr, w, lane, c), (lane, c)
+    assert arr.padded == arr.lanes * rf - n_rows * n_in
 
 
 def test_invalid_reuse_factor_lists_the_valid_ones():
-    with pytest.raises(ValueError, match=r"ReuseFactor 13 is not valid for a row of 12 inputs; use 1\.\.12 .*1, 2, 3, 4, 6, 12"):
-        microarch.check_reuse_factor(12, 13, "layer 'fc'")
+    with pytest.raises(ValueError, match=r"ReuseFactor 13 is not valid for 5 rows of 12 inputs; use 1\.\.12 or a "
+                                         r"multiple of 12 up to 60 \(without idle padded lanes: 1, 2, 3, 4, 6, 12\)"):
+        microarch.check_reuse_factor(12, 5, 13, "layer 'fc'")
+    for rf in (1, 7, 12, 24, 60):
+        microarch.check_reuse_factor(12, 5, rf, "layer 'fc'")
+    assert [microarch.effective_reuse_factor(12, 5, rf) for rf in (7, 13, 30, 100)] == [7, 12, 24, 60]
 
 
 def test_bram18_uses_the_aspect_ratios():
@@ -82,7 +103,7 @@ def test_per_layer_reuse_factor_above_n_in_is_refused(project_dir):
     model = build((16, (12,), 5), 4, 0.5, seed=3)
     config = hls_config(model, ConvertConfig(strategy="Resource", reuse_factor=2))
     config["LayerName"]["logits"]["ReuseFactor"] = 13
-    with pytest.raises(ValueError, match="layer .logits.: ReuseFactor 13 is not valid for a row of 12 inputs"):
+    with pytest.raises(ValueError, match="layer .logits.: ReuseFactor 13 is not valid for 5 rows of 12 inputs"):
         hls4ml.converters.convert_from_keras_model(
             model, hls_config=config, output_dir=str(project_dir), backend="MSQ", io_type="io_parallel"
         )

@@ -5,14 +5,21 @@
 Pure Python: no hls4ml, no TensorFlow.
 
 **Lane schedule** (``nnet_msq_dense.h``). A matrix of ``n_rows`` rows of ``n_in`` products at reuse
-factor ``RF`` (``1 <= RF <= n_in``) is cut into ``chunks = ceil(n_in / RF)`` runs per row of ``RF``
-consecutive inputs. Lane ``l = r * chunks + ch`` owns row ``r`` and, at cycle ``c``, input
-``ch * RF + c``: its row and input offset are compile-time constants, only the cycle counter moves.
+factor ``RF``:
+
+* split, ``1 <= RF <= n_in``: each row is cut into ``chunks = ceil(n_in / RF)`` runs of ``RF``
+  consecutive inputs. Lane ``l = r * chunks + ch`` owns row ``r`` and, at cycle ``c``, input
+  ``ch * RF + c``: its row and input offset are compile-time constants, only the cycle counter
+  moves. When ``RF`` does not divide ``n_in`` the last lane of each row idles
+  ``chunks * RF - n_in`` cycles (zero weights): ``padded`` products.
+* folded, ``RF = k * n_in`` (``2 <= k <= n_out``): lane ``l`` computes rows ``l * k .. l * k + k - 1``
+  one after the other, ``ceil(n_rows / k)`` lanes; the input index and the row within the group
+  are counters.
+
 The weights are laid out so that lane ``l`` reads element ``l * RF + c``; ``ARRAY_RESHAPE block
-factor=lanes`` makes that ROM word ``c``, ``lanes x bits`` wide and ``RF`` deep. When ``RF`` does not
-divide ``n_in``, the last lane of each row idles ``chunks * RF - n_in`` cycles (its weights are
-padded with zeros): ``padded`` products. The fixed (DSP) and SP2 (LUT) matrices share ``chunks`` and
-run in the same loop.
+factor=lanes`` makes that ROM word ``c``, ``lanes x bits`` wide and ``RF`` deep. The fixed (DSP) and
+SP2 (LUT) matrices share the schedule and run in the same loop. Any other reuse factor is refused
+when set on a layer; a model-wide one is lowered to the largest valid one below it.
 
 **Cycles.** A Dense layer takes ``RF + DENSE_DEPTH`` cycles. A convolution scans its padded input
 (``padded_height x padded_width`` positions), one reuse pass (``RF`` cycles) per position, plus
@@ -34,24 +41,35 @@ SCAN_DEPTH = 4
 MAX_PARALLEL_FRAME = 16384
 
 
-def check_reuse_factor(n_in: int, reuse_factor: int, where: str) -> None:
-    """``1 <= RF <= n_in``; an invalid one is refused naming the valid range and the exact divisors."""
-    if isinstance(reuse_factor, bool) or not isinstance(reuse_factor, int) or not 1 <= reuse_factor <= n_in:
+def valid_reuse_factor(n_in: int, n_out: int, reuse_factor: int) -> bool:
+    """``1..n_in`` (split schedule) or ``k * n_in`` for ``2 <= k <= n_out`` (folded schedule)."""
+    if reuse_factor <= n_in:
+        return reuse_factor >= 1
+    return reuse_factor % n_in == 0 and reuse_factor // n_in <= n_out
+
+
+def check_reuse_factor(n_in: int, n_out: int, reuse_factor: int, where: str) -> None:
+    """Refuse an invalid reuse factor, naming the valid ones."""
+    if isinstance(reuse_factor, bool) or not isinstance(reuse_factor, int) or not valid_reuse_factor(n_in, n_out, reuse_factor):
         exact = [d for d in range(1, n_in + 1) if n_in % d == 0]
+        folded = f" or a multiple of {n_in} up to {n_in * n_out}" if n_out > 1 else ""
         raise ValueError(
-            f"{where}: ReuseFactor {reuse_factor!r} is not valid for a row of {n_in} inputs; use 1..{n_in} "
-            f"(without idle padded lanes: {', '.join(map(str, exact))})"
+            f"{where}: ReuseFactor {reuse_factor!r} is not valid for {n_out} rows of {n_in} inputs; use 1..{n_in}"
+            f"{folded} (without idle padded lanes: {', '.join(map(str, exact))})"
         )
 
 
-def effective_reuse_factor(n_in: int, reuse_factor: int) -> int:
-    """A model-wide ReuseFactor as a layer of ``n_in`` inputs per row uses it: at most ``n_in``."""
-    return max(1, min(int(reuse_factor), int(n_in)))
+def effective_reuse_factor(n_in: int, n_out: int, reuse_factor: int) -> int:
+    """A model-wide ReuseFactor as a layer uses it: the largest valid one not above it."""
+    rf = max(1, int(reuse_factor))
+    if rf <= n_in:
+        return rf
+    return min(rf // n_in, max(1, n_out)) * n_in
 
 
 @dataclass(frozen=True)
 class LaneArray:
-    """One matrix (fixed rows or SP2 rows) folded over ``reuse_factor`` cycles."""
+    """One matrix (fixed rows or SP2 rows) folded over ``reuse_factor`` cycles (see the module doc)."""
 
     n_rows: int
     n_in: int
@@ -59,16 +77,26 @@ class LaneArray:
     weight_bits: int
 
     @property
+    def folded(self) -> bool:
+        return self.reuse_factor > self.n_in
+
+    @property
+    def rows_per_lane(self) -> int:
+        return self.reuse_factor // self.n_in if self.folded else 1
+
+    @property
     def chunks(self) -> int:
-        return -(-self.n_in // self.reuse_factor)
+        return 1 if self.folded else -(-self.n_in // self.reuse_factor)
 
     @property
     def last_chunk(self) -> int:
-        """Busy cycles of the last lane of a row."""
-        return self.n_in - (self.chunks - 1) * self.reuse_factor
+        """Busy cycles of the last lane of a row (split schedule)."""
+        return self.n_in - (self.chunks - 1) * self.reuse_factor if not self.folded else self.n_in
 
     @property
     def lanes(self) -> int:
+        if self.folded:
+            return -(-self.n_rows // self.rows_per_lane)
         return self.n_rows * self.chunks
 
     @property
@@ -76,8 +104,13 @@ class LaneArray:
         return max(1, self.lanes)
 
     @property
+    def parts_alloc(self) -> int:
+        """Row partial sums kept after the loop (chunk partials, or finished rows when folded)."""
+        return max(1, self.n_rows * self.chunks)
+
+    @property
     def padded(self) -> int:
-        """Idle lane-cycles per pass (zero weights) when RF does not divide n_in."""
+        """Idle lane-cycles per pass (zero weights)."""
         return self.lanes * self.reuse_factor - self.n_rows * self.n_in
 
     @property
@@ -85,15 +118,22 @@ class LaneArray:
         """(word width in bits, depth in words) of the weight ROM of the Resource strategy."""
         return (self.lanes * self.weight_bits, self.reuse_factor) if self.lanes else (0, 0)
 
-    def layout(self, weights) -> list:
+    def layout(self, weights):
         """Weights ``(n_rows, n_in)`` as the flat array the kernel reads: element ``l * RF + c`` is
-        lane ``l``'s weight at cycle ``c`` (zero in padded cycles); one zero lane when empty."""
+        lane ``l``'s weight at cycle ``c`` (zero where it idles); one zero lane when empty."""
         import numpy as np
 
         rf, chunks = self.reuse_factor, self.chunks
         w = np.asarray(weights).reshape(self.n_rows, self.n_in)
         out = np.zeros((self.lanes_alloc, rf), dtype=w.dtype if w.size else np.int64)
-        if self.n_rows:
+        if not self.n_rows:
+            return out.reshape(-1)
+        if self.folded:
+            group = self.rows_per_lane
+            padded = np.zeros((self.lanes * group, self.n_in), dtype=out.dtype)
+            padded[: self.n_rows] = w
+            out[: self.lanes, : group * self.n_in] = padded.reshape(self.lanes, group * self.n_in)
+        else:
             padded = np.zeros((self.n_rows, chunks * rf), dtype=out.dtype)
             padded[:, : self.n_in] = w
             out[: self.lanes] = padded.reshape(self.n_rows * chunks, rf)
@@ -145,7 +185,7 @@ class RowKernel:
     scan: ConvScan | None = None
 
     def __post_init__(self):
-        check_reuse_factor(self.n_in, self.reuse_factor, f"layer '{self.name}'")
+        check_reuse_factor(self.n_in, self.n_out, self.reuse_factor, f"layer '{self.name}'")
         if not 0 <= self.n_sp2 <= self.n_out:
             raise ValueError(f"layer '{self.name}': n_sp2 must be in [0, {self.n_out}], got {self.n_sp2}")
 
@@ -184,10 +224,13 @@ class RowKernel:
             "reuse_factor": self.reuse_factor,
             "chunks": self.fixed.chunks,
             "last_chunk": self.fixed.last_chunk,
+            "rows_per_lane": self.fixed.rows_per_lane,
             "fix_lanes": self.fixed.lanes,
             "sp2_lanes": self.sp2.lanes,
             "fix_lanes_alloc": self.fixed.lanes_alloc,
             "sp2_lanes_alloc": self.sp2.lanes_alloc,
+            "fix_parts_alloc": self.fixed.parts_alloc,
+            "sp2_parts_alloc": self.sp2.parts_alloc,
         }
 
 

@@ -21,10 +21,13 @@ ROWS_TEMPLATE = """struct {name} : nnet::msq_dense_config {{
     static const unsigned reuse_factor = {reuse_factor};
     static const unsigned chunks = {chunks};
     static const unsigned last_chunk = {last_chunk};
+    static const unsigned rows_per_lane = {rows_per_lane};
     static const unsigned fix_lanes = {fix_lanes};
     static const unsigned sp2_lanes = {sp2_lanes};
     static const unsigned fix_lanes_alloc = {fix_lanes_alloc};
     static const unsigned sp2_lanes_alloc = {sp2_lanes_alloc};
+    static const unsigned fix_parts_alloc = {fix_parts_alloc};
+    static const unsigned sp2_parts_alloc = {sp2_parts_alloc};
     static const unsigned m1 = {m1};
     static const unsigned m2 = {m2};
     typedef {fix_weight_t} fix_weight_t;

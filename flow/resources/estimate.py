@@ -104,9 +104,9 @@ def accumulator_width(work: LayerWork) -> int:
 
 
 def row_kernel(work: LayerWork) -> RowKernel:
-    """The layer's micro-architecture, as the converter will build it (model-wide RF above ``n_in``
-    lowered to ``n_in``, like the conversion does)."""
-    rf = effective_reuse_factor(work.n_in, work.reuse_factor)
+    """The layer's micro-architecture, as the converter will build it (a model-wide RF that is not
+    valid for the layer lowered like the conversion does)."""
+    rf = effective_reuse_factor(work.n_in, work.n_out, work.reuse_factor)
     strategy = work.strategy.lower() if work.strategy else ("resource" if rf > 1 else "latency")
     return RowKernel(work.name, work.n_in, work.n_out, work.n_sp2, rf, work.weight_bits, strategy, work.scan)
 
@@ -140,12 +140,13 @@ def estimate_layer(work, costs: Costs) -> dict:
     lanes = fix_lanes + sp2_lanes
     accumulators = lanes if rf > 1 else 0  # at RF 1 a lane's sum is its product
     row_adders = work.n_out * (k.fixed.chunks - 1)
+    row_registers = work.n_out if k.fixed.folded else 0  # finished rows of the folded schedule
     bram = bram18(*k.fixed.rom_shape) + bram18(*k.sp2.rom_shape) if k.rom else 0
     return {
         "layer": work.name,
         "dsp": fix_lanes * fixed["dsp"],
         "lut": fix_lanes * fixed["lut"] + sp2_lanes * sp2["lut"] + accumulators * acc["lut"] + row_adders * adder["lut"],
-        "ff": accumulators * acc["ff"] + work.n_out * acc_w,
+        "ff": accumulators * acc["ff"] + (work.n_out + row_registers) * acc_w,
         "bram18": bram,
         "bram36": math.ceil(bram / 2),
         "dsp_lanes": fix_lanes,
@@ -156,6 +157,22 @@ def estimate_layer(work, costs: Costs) -> dict:
         "macs": work.macs,
         "note": getattr(work, "note", ""),
     }
+
+
+def balanced_reuse_factors(works: list, interval: int) -> list:
+    """Per-layer reuse factors for a DATAFLOW design with about ``interval`` cycles per input: each
+    layer gets the largest RF whose scan still fits in ``interval`` (lowered to a valid one), so a
+    32x32 first layer stays fast while a 2x2 last block folds its long rows (hls4ml's per-layer
+    ``ReuseFactor`` in the ``LayerName`` config carries them into the conversion)."""
+    import dataclasses
+
+    out = []
+    for w in works:
+        passes = w.scan.padded_pixels if getattr(w, "scan", None) else max(1, w.pixels)
+        limit = w.n_in * w.n_out if isinstance(w, LayerWork) else w.n_out
+        rf = max(1, min(limit, interval // passes))
+        out.append(dataclasses.replace(w, reuse_factor=rf, **({"strategy": "resource"} if isinstance(w, LayerWork) else {})))
+    return out
 
 
 def estimate(works: list[LayerWork], board: Board, costs: Costs | None = None, budget: dict | None = None) -> dict:

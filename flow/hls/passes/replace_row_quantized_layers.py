@@ -42,26 +42,27 @@ def _strategy(model, node) -> str:
     return strategy
 
 
-def _reuse_factor(model, node, n_in: int) -> int:
+def _reuse_factor(model, node, n_in: int, n_out: int) -> int:
     """The layer's ReuseFactor, validated against its row length (:mod:`flow.hls.microarch`).
 
-    One set for this layer by name is refused when invalid; a model-wide (or layer-type) one above
-    the layer's ``n_in`` is lowered to ``n_in`` with a warning that names the layer (every input of
-    a row in its own cycle: the slowest schedule this layer has).
+    One set for this layer by name is refused when invalid; a model-wide (or layer-type) one that is
+    not valid for this layer is lowered to the largest valid one below it, with a warning that
+    names the layer.
     """
     rf = model.config.get_reuse_factor(node)
     if isinstance(rf, bool) or not isinstance(rf, (int, np.integer)) or rf < 1:
         raise ValueError(f"layer '{node.name}': ReuseFactor must be a positive integer, got {rf!r}")
     rf = int(rf)
     by_name = model.config.layer_name_rf.get(node.name.lower()) is not None
-    if rf > n_in and not by_name:
+    if not by_name and effective_reuse_factor(n_in, n_out, rf) != rf:
+        lowered = effective_reuse_factor(n_in, n_out, rf)
         warnings.warn(
-            f"layer '{node.name}': the model-wide ReuseFactor {rf} is above its row length {n_in}; "
-            f"this layer uses ReuseFactor {n_in} (set it per layer to silence this)",
+            f"layer '{node.name}': the model-wide ReuseFactor {rf} is not valid for {n_out} rows of {n_in} inputs; "
+            f"this layer uses ReuseFactor {lowered} (set it per layer to silence this)",
             stacklevel=2,
         )
-        rf = effective_reuse_factor(n_in, rf)
-    check_reuse_factor(n_in, rf, f"layer '{node.name}'")
+        rf = lowered
+    check_reuse_factor(n_in, n_out, rf, f"layer '{node.name}'")
     return rf
 
 
@@ -114,7 +115,7 @@ class ReplaceRowQuantizedLayers(OptimizerPass):
             {
                 "n_in": dense.n_in,
                 "n_out": n_out,
-                "row_reuse_factor": _reuse_factor(model, node, dense.n_in),
+                "row_reuse_factor": _reuse_factor(model, node, dense.n_in, dense.n_out),
                 "encoding": dense,
                 "bias_values": bias_values,
                 "row_scheme": [int(s) for s in encoding.scheme],

@@ -55,8 +55,12 @@ void msq_conv_scan(hls::stream<data_T> &data, hls::stream<res_T> &res, MSQ_CONV_
     in_t window[geo::window_size];
     bool valid[CONFIG_T::filt_height * CONFIG_T::filt_width];
     in_t pixel[CONFIG_T::n_chan];
-    typename mult_config::fix_accum_t fix_part[mult_config::fix_lanes_alloc];
-    typename mult_config::sp2_accum_t sp2_part[mult_config::sp2_lanes_alloc];
+    typename mult_config::fix_accum_t fix_run[mult_config::fix_lanes_alloc];
+    typename mult_config::sp2_accum_t sp2_run[mult_config::sp2_lanes_alloc];
+    typename mult_config::fix_accum_t fix_part[mult_config::fix_parts_alloc];
+    typename mult_config::sp2_accum_t sp2_part[mult_config::sp2_parts_alloc];
+    #pragma HLS ARRAY_PARTITION variable=fix_run complete
+    #pragma HLS ARRAY_PARTITION variable=sp2_run complete
     #pragma HLS ARRAY_PARTITION variable=window complete
     #pragma HLS ARRAY_PARTITION variable=valid complete
     #pragma HLS ARRAY_PARTITION variable=pixel complete
@@ -64,17 +68,18 @@ void msq_conv_scan(hls::stream<data_T> &data, hls::stream<res_T> &res, MSQ_CONV_
     #pragma HLS ARRAY_PARTITION variable=sp2_part complete
     conv_scan<CONFIG_T> scan;
     scan.reset();
-    unsigned cycle = 0;
+    lane_clock<mult_config> clk;
+    clk.reset();
 ScanPixels:
     for (unsigned t = 0; t < geo::padded_height * geo::padded_width * rf; t++) {
         #pragma HLS PIPELINE II=1
         #pragma HLS DEPENDENCE variable=line inter false
-        if (cycle == 0) {
+        if (clk.cycle == 0) {
             conv_read_pixel<data_T, in_t, CONFIG_T>(data, pixel, scan);
             conv_window_push<in_t, CONFIG_T>(line, window, valid, pixel, scan);
         }
-        msq_lanes_step<in_t, mult_config>(window, cycle, fix_part, sp2_part, wf, ws);
-        if (cycle + 1 == rf) {
+        msq_lanes_step<in_t, mult_config>(window, clk, fix_run, sp2_run, fix_part, sp2_part, wf, ws);
+        if (clk.last()) {
             if (scan.emits()) {
                 typename res_T::value_type out[CONFIG_T::n_filt];
                 #pragma HLS ARRAY_PARTITION variable=out complete
@@ -88,9 +93,9 @@ ScanPixels:
                 res.write(packet);
             }
             scan.advance();
-            cycle = 0;
+            clk.reset();
         } else {
-            cycle++;
+            clk.tick();
         }
     }
 }

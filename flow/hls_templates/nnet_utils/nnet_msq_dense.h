@@ -28,12 +28,15 @@ struct msq_dense_config {
     static const unsigned n_fix_alloc = 1; // max(n_fix, 1): C++ arrays cannot be empty
     static const unsigned n_sp2_alloc = 1; // max(n_sp2, 1)
     static const unsigned reuse_factor = 1;
-    static const unsigned chunks = 1;          // ceil(n_in / reuse_factor): lanes per row
+    static const unsigned chunks = 1;          // ceil(n_in / reuse_factor): lanes per row (1 when folded)
     static const unsigned last_chunk = 1;      // n_in - (chunks - 1) * reuse_factor: busy cycles of a row's last lane
-    static const unsigned fix_lanes = 1;       // n_fix * chunks DSP lanes
-    static const unsigned sp2_lanes = 0;       // n_sp2 * chunks LUT lanes
+    static const unsigned rows_per_lane = 1;   // folded schedule: reuse_factor / n_in rows one after the other
+    static const unsigned fix_lanes = 1;       // DSP lanes: n_fix * chunks, or ceil(n_fix / rows_per_lane)
+    static const unsigned sp2_lanes = 0;       // LUT lanes: n_sp2 * chunks, or ceil(n_sp2 / rows_per_lane)
     static const unsigned fix_lanes_alloc = 1; // max(fix_lanes, 1)
     static const unsigned sp2_lanes_alloc = 1; // max(sp2_lanes, 1)
+    static const unsigned fix_parts_alloc = 1; // max(n_fix * chunks, 1): row partial sums
+    static const unsigned sp2_parts_alloc = 1; // max(n_sp2 * chunks, 1)
     static const unsigned m1 = 2;        // SP2 code: [sign | f1 (m1 bits) | f2 (m2 bits)]
     static const unsigned m2 = 1;
     typedef ap_int<4> fix_weight_t;
@@ -77,24 +80,56 @@ typename CONFIG_T::sp2_term_t msq_sp2_product(data_T x, typename CONFIG_T::sp2_w
     return sum;
 }
 
-// Lane schedule (flow/hls/microarch.py): each row's n_in products are cut into `chunks` =
-// ceil(n_in / reuse_factor) runs of reuse_factor consecutive inputs; lane (r, ch) owns row r and
-// inputs ch * reuse_factor + cycle, so its output row and input offset are compile-time constants
-// and only the cycle counter moves. The generator lays the weights out so that lane l reads
-// element l * reuse_factor + cycle: with ARRAY_RESHAPE block factor=lanes that is word `cycle`
-// of the ROM. The last chunk of a row idles for the cycles past n_in (its weights are padded
-// with zeros). The partial sums of a row's chunks are added after the loop.
+// Lane schedule (flow/hls/microarch.py). Split (reuse_factor <= n_in): each row's n_in products
+// are cut into `chunks` = ceil(n_in / reuse_factor) runs of reuse_factor consecutive inputs; lane
+// (r, ch) owns row r and inputs ch * reuse_factor + cycle, so its output row and input offset are
+// compile-time constants and only the cycle counter moves; the last chunk of a row idles for the
+// cycles past n_in, and the chunk partials of a row are added after the loop. Folded
+// (reuse_factor = rows_per_lane * n_in): lane l computes rows l * rows_per_lane + k one after the
+// other, k and the input index kept as counters (lane_clock), no division. In both, the generator
+// lays the weights out so that lane l reads element l * reuse_factor + cycle: with ARRAY_RESHAPE
+// block factor=lanes that is word `cycle` of the ROM (zero weights where a lane idles).
 
-// One reuse cycle of every fixed-point (DSP) and SP2 (LUT) lane. `cycle == 0` restarts the sums.
+// Position inside one reuse pass: the cycle, and for the folded schedule the input index and the
+// row k of each lane's group, advanced by counters.
+template <typename CONFIG_T> struct lane_clock {
+    unsigned cycle;
+    unsigned input;
+    unsigned group_row;
+
+    void reset() {
+        #pragma HLS INLINE
+        cycle = 0;
+        input = 0;
+        group_row = 0;
+    }
+    bool last() const {
+        #pragma HLS INLINE
+        return cycle + 1 == CONFIG_T::reuse_factor;
+    }
+    void tick() {
+        #pragma HLS INLINE
+        cycle++;
+        if (input + 1 == CONFIG_T::n_in) {
+            input = 0;
+            group_row++;
+        } else {
+            input++;
+        }
+    }
+};
+
+// Split schedule: one reuse cycle of every fixed-point (DSP) and SP2 (LUT) lane; cycle 0 restarts the sums.
 template <class data_T, typename CONFIG_T>
-void msq_lanes_step(data_T data[CONFIG_T::n_in], unsigned cycle,
-                    typename CONFIG_T::fix_accum_t fix_part[CONFIG_T::fix_lanes_alloc],
-                    typename CONFIG_T::sp2_accum_t sp2_part[CONFIG_T::sp2_lanes_alloc],
-                    typename CONFIG_T::fix_weight_t wf[CONFIG_T::fix_lanes_alloc * CONFIG_T::reuse_factor],
-                    typename CONFIG_T::sp2_weight_t ws[CONFIG_T::sp2_lanes_alloc * CONFIG_T::reuse_factor]) {
+void msq_lanes_split(data_T data[CONFIG_T::n_in], const lane_clock<CONFIG_T> &clk,
+                     typename CONFIG_T::fix_accum_t fix_part[CONFIG_T::fix_parts_alloc],
+                     typename CONFIG_T::sp2_accum_t sp2_part[CONFIG_T::sp2_parts_alloc],
+                     typename CONFIG_T::fix_weight_t wf[CONFIG_T::fix_lanes_alloc * CONFIG_T::reuse_factor],
+                     typename CONFIG_T::sp2_weight_t ws[CONFIG_T::sp2_lanes_alloc * CONFIG_T::reuse_factor]) {
     #pragma HLS INLINE
     const unsigned rf = CONFIG_T::reuse_factor;
     const unsigned chunks = CONFIG_T::chunks;
+    const unsigned cycle = clk.cycle;
     const bool last_cycle_valid = cycle < CONFIG_T::last_chunk;
 FixRows:
     for (unsigned r = 0; r < CONFIG_T::n_fix; r++) {
@@ -127,6 +162,70 @@ Sp2Rows:
     }
 }
 
+// Folded schedule: every lane multiplies input `clk.input` of its current row; at the row's last
+// input the sum lands in that row's register (k is compared with constants, no run-time index).
+template <class data_T, typename CONFIG_T>
+void msq_lanes_folded(data_T data[CONFIG_T::n_in], const lane_clock<CONFIG_T> &clk,
+                      typename CONFIG_T::fix_accum_t fix_run[CONFIG_T::fix_lanes_alloc],
+                      typename CONFIG_T::sp2_accum_t sp2_run[CONFIG_T::sp2_lanes_alloc],
+                      typename CONFIG_T::fix_accum_t fix_part[CONFIG_T::fix_parts_alloc],
+                      typename CONFIG_T::sp2_accum_t sp2_part[CONFIG_T::sp2_parts_alloc],
+                      typename CONFIG_T::fix_weight_t wf[CONFIG_T::fix_lanes_alloc * CONFIG_T::reuse_factor],
+                      typename CONFIG_T::sp2_weight_t ws[CONFIG_T::sp2_lanes_alloc * CONFIG_T::reuse_factor]) {
+    #pragma HLS INLINE
+    const unsigned rf = CONFIG_T::reuse_factor;
+    const unsigned group = CONFIG_T::rows_per_lane;
+    const data_T x = data[clk.input];
+    const bool row_start = clk.input == 0;
+    const bool row_end = clk.input + 1 == CONFIG_T::n_in;
+FixLanes:
+    for (unsigned l = 0; l < CONFIG_T::fix_lanes; l++) {
+        #pragma HLS UNROLL
+        typename CONFIG_T::fix_prod_t prod = x * wf[l * rf + clk.cycle];
+        #pragma HLS BIND_OP variable=prod op=mul impl=dsp
+        const typename CONFIG_T::fix_accum_t acc = (row_start ? typename CONFIG_T::fix_accum_t(0) : fix_run[l]) + prod;
+        fix_run[l] = acc;
+    FixGroup:
+        for (unsigned k = 0; k < group; k++) {
+            #pragma HLS UNROLL
+            if (row_end && k == clk.group_row && l * group + k < CONFIG_T::n_fix) {
+                fix_part[l * group + k] = acc;
+            }
+        }
+    }
+Sp2Lanes:
+    for (unsigned l = 0; l < CONFIG_T::sp2_lanes; l++) {
+        #pragma HLS UNROLL
+        const typename CONFIG_T::sp2_term_t term = msq_sp2_product<data_T, CONFIG_T>(x, ws[l * rf + clk.cycle]);
+        const typename CONFIG_T::sp2_accum_t acc = (row_start ? typename CONFIG_T::sp2_accum_t(0) : sp2_run[l]) + term;
+        sp2_run[l] = acc;
+    Sp2Group:
+        for (unsigned k = 0; k < group; k++) {
+            #pragma HLS UNROLL
+            if (row_end && k == clk.group_row && l * group + k < CONFIG_T::n_sp2) {
+                sp2_part[l * group + k] = acc;
+            }
+        }
+    }
+}
+
+// One reuse cycle of all lanes (the schedule is a compile-time choice).
+template <class data_T, typename CONFIG_T>
+void msq_lanes_step(data_T data[CONFIG_T::n_in], const lane_clock<CONFIG_T> &clk,
+                    typename CONFIG_T::fix_accum_t fix_run[CONFIG_T::fix_lanes_alloc],
+                    typename CONFIG_T::sp2_accum_t sp2_run[CONFIG_T::sp2_lanes_alloc],
+                    typename CONFIG_T::fix_accum_t fix_part[CONFIG_T::fix_parts_alloc],
+                    typename CONFIG_T::sp2_accum_t sp2_part[CONFIG_T::sp2_parts_alloc],
+                    typename CONFIG_T::fix_weight_t wf[CONFIG_T::fix_lanes_alloc * CONFIG_T::reuse_factor],
+                    typename CONFIG_T::sp2_weight_t ws[CONFIG_T::sp2_lanes_alloc * CONFIG_T::reuse_factor]) {
+    #pragma HLS INLINE
+    if (CONFIG_T::rows_per_lane == 1) {
+        msq_lanes_split<data_T, CONFIG_T>(data, clk, fix_part, sp2_part, wf, ws);
+    } else {
+        msq_lanes_folded<data_T, CONFIG_T>(data, clk, fix_run, sp2_run, fix_part, sp2_part, wf, ws);
+    }
+}
+
 // 2^shift * v, exact because out_accum_t covers both sides of the shift.
 template <typename CONFIG_T>
 typename CONFIG_T::out_accum_t msq_scale(typename CONFIG_T::out_accum_t v, int shift) {
@@ -139,8 +238,8 @@ typename CONFIG_T::out_accum_t msq_scale(typename CONFIG_T::out_accum_t v, int s
 
 // Sum each row's chunk partials (compile-time adder trees), scale by the row's power of two, add the bias.
 template <class res_T, typename CONFIG_T>
-void msq_combine(typename CONFIG_T::fix_accum_t fix_part[CONFIG_T::fix_lanes_alloc],
-                 typename CONFIG_T::sp2_accum_t sp2_part[CONFIG_T::sp2_lanes_alloc],
+void msq_combine(typename CONFIG_T::fix_accum_t fix_part[CONFIG_T::fix_parts_alloc],
+                 typename CONFIG_T::sp2_accum_t sp2_part[CONFIG_T::sp2_parts_alloc],
                  typename CONFIG_T::bias_t biases[CONFIG_T::n_out], res_T res[CONFIG_T::n_out]) {
     #pragma HLS INLINE
     typedef typename CONFIG_T::out_accum_t out_accum_t;
@@ -180,14 +279,21 @@ void msq_dense_compute(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
                        typename CONFIG_T::sp2_weight_t ws[CONFIG_T::sp2_lanes_alloc * CONFIG_T::reuse_factor],
                        typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
     #pragma HLS INLINE
-    typename CONFIG_T::fix_accum_t fix_part[CONFIG_T::fix_lanes_alloc];
-    typename CONFIG_T::sp2_accum_t sp2_part[CONFIG_T::sp2_lanes_alloc];
+    typename CONFIG_T::fix_accum_t fix_run[CONFIG_T::fix_lanes_alloc];
+    typename CONFIG_T::sp2_accum_t sp2_run[CONFIG_T::sp2_lanes_alloc];
+    typename CONFIG_T::fix_accum_t fix_part[CONFIG_T::fix_parts_alloc];
+    typename CONFIG_T::sp2_accum_t sp2_part[CONFIG_T::sp2_parts_alloc];
+    #pragma HLS ARRAY_PARTITION variable=fix_run complete
+    #pragma HLS ARRAY_PARTITION variable=sp2_run complete
     #pragma HLS ARRAY_PARTITION variable=fix_part complete
     #pragma HLS ARRAY_PARTITION variable=sp2_part complete
+    lane_clock<CONFIG_T> clk;
+    clk.reset();
 ReuseLoop:
     for (unsigned cycle = 0; cycle < CONFIG_T::reuse_factor; cycle++) {
         #pragma HLS PIPELINE II=1 rewind
-        msq_lanes_step<data_T, CONFIG_T>(data, cycle, fix_part, sp2_part, wf, ws);
+        msq_lanes_step<data_T, CONFIG_T>(data, clk, fix_run, sp2_run, fix_part, sp2_part, wf, ws);
+        clk.tick();
     }
     msq_combine<res_T, CONFIG_T>(fix_part, sp2_part, biases, res);
 }
