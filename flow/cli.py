@@ -120,6 +120,7 @@ def cmd_build(args) -> int:
         cut=args.cut,
         strategy=args.strategy,
         reuse_factor=args.reuse_factor,
+        io_type=args.io_type,
         clock_mhz=args.clock_mhz,
         input_precision=args.input_precision,
         allow_approximate=args.allow_approximate,
@@ -227,6 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--cut", default="auto", help="layer after which a float head runs on the host ('auto', 'none' or a name)")
     b.add_argument("--strategy", default="Latency", choices=("Latency", "Resource"))
     b.add_argument("--reuse-factor", type=_positive_int, default=1)
+    b.add_argument("--io-type", default="io_parallel", choices=("io_parallel", "io_stream"),
+                   help="hls4ml I/O style: io_parallel (arrays) or io_stream (packet streams fed from the AXI stream; CNNs)")
     b.add_argument("--clock-mhz", type=float, default=None)
     b.add_argument("--input-precision", default=None,
                    help="HLS input type, e.g. 'fixed<6,2>'; default: the model's first quantizer (raw floats exact)")

@@ -58,6 +58,8 @@ CASES = [
     ("unknown strategy", lambda t: ["build", MODEL, "--out", str(t / "b"), "--strategy", "Fast"], ["--strategy", "Fast"]),
     ("convert: unknown strategy", lambda t: ["convert", MODEL, str(t / "b"), "--strategy", "Fast"], ["--strategy"]),
     ("unknown io type", lambda t: ["demo", "--io-type", "io_serial", "--output-dir", str(t / "b")], ["--io-type", "io_serial"]),
+    ("build: unknown io type", lambda t: ["build", MODEL, "--out", str(t / "b"), "--io-type", "io_serial"],
+     ["--io-type", "io_serial", "io_stream"]),
     ("zero reuse factor", lambda t: ["build", MODEL, "--out", str(t / "b"), "--reuse-factor", "0"], ["--reuse-factor", "0"]),
     ("negative reuse factor", lambda t: ["convert", MODEL, str(t / "b"), "--reuse-factor", "-4"], ["--reuse-factor", "-4"]),
     ("non-integer reuse factor", lambda t: ["estimate", MODEL, "--reuse-factor", "2.5"], ["--reuse-factor", "2.5"]),

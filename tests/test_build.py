@@ -34,17 +34,24 @@ def test_generated_files_agree(overlay_builds, name):
     # the board's part and preset
     assert tv["part"] == manifest["part"] == "xc7z020clg400-1"
     assert tv["board_part"] == manifest["board_part"] == "tul.com.tw:pynq-z2:part0:1.0"
-    # stream interfaces with TLAST on the last output word
+    # stream interfaces, a DATAFLOW top, TLAST on the last beat of the last sample
     assert f"#pragma HLS INTERFACE axis port = {tv['in_port']}" in top
     assert f"#pragma HLS INTERFACE axis port = {tv['out_port']}" in top
-    assert "#pragma HLS INTERFACE s_axilite port = n_samples" in top
-    assert "word.last = (last_sample && j == CONFIG_T::n_out - 1) ? 1 : 0;" in top_h
-    # widths: HLS config == Tcl (DMA stream widths) == manifest (driver packing)
-    in_lane = int(re.search(r"in_lane = (\d+);", header).group(1))
-    out_lane = int(re.search(r"out_lane = (\d+);", header).group(1))
-    assert in_lane == int(tv["in_lane_bits"]) == manifest["input"]["lane_bits"] == 8  # fixed<6,2> inputs
-    assert out_lane == int(tv["out_lane_bits"]) == manifest["output"]["lane_bits"]
-    assert manifest["output"]["type"]["width"] <= out_lane
+    assert "#pragma HLS INTERFACE s_axilite port = n_samples" in top and "#pragma HLS DATAFLOW" in top
+    assert "s == n_samples - 1 && b == beats<CONFIG_T>::out - 1" in top_h
+    assert "static const bool io_stream = false;" in header  # the default --io-type
+    # widths: HLS config == Tcl (DMA stream widths) == manifest (driver packing), all from beat_format
+    from flow.build.steps import stream_format
+
+    for side, prefix, dma in (("input", "in", "mm2s"), ("output", "out", "s2mm")):
+        fmt = stream_format(state["io"][side])
+        lane, beat, per_beat = (int(re.search(rf"{prefix}_{k} = (\d+);", header).group(1)) for k in ("lane", "beat", "per_beat"))
+        assert (lane, beat, per_beat) == (fmt.lane_bits, fmt.beat_bits, fmt.values_per_beat)
+        assert beat == int(tv[f"dma_{dma}_stream_bits"]) == manifest["dma"][f"{dma}_stream_bits"] == manifest[side]["beat_bits"]
+        assert {k: manifest[side][k] for k in ("lane_bits", "values_per_beat", "beats_per_sample")} == {
+            "lane_bits": lane, "values_per_beat": per_beat, "beats_per_sample": -(-fmt.count // per_beat)}
+        assert manifest[side]["type"]["width"] <= lane and beat in (32, 64)
+    assert manifest["input"]["lane_bits"] == 8 and manifest["input"]["beat_bits"] == 64  # 64 fixed<6,2>: 8 a beat
     n_in = int(re.search(r"n_in = (\d+);", header).group(1))
     assert n_in == 64 and manifest["input"]["shape"] in ([64], [8, 8, 1])
     # names: one source (flow.build.names) reaches Tcl and manifest; the Tcl scripts hard-code none
@@ -172,14 +179,14 @@ def test_static_tcl_runs_with_generated_variables(overlay_builds, tmp_path):
     assert f"create_bd_cell -type ip -vlnv {manifest['ip']['vlnv']} {manifest['ip']['name']}" in bd
     assert f"connect_bd_intf_net {manifest['dma']['name']}/M_AXIS_MM2S {manifest['ip']['name']}/in_stream" in bd
     assert f"connect_bd_intf_net {manifest['ip']['name']}/out_stream {manifest['dma']['name']}/S_AXIS_S2MM" in bd
-    # the DMA: stream widths are the lanes, memory-mapped widths and DRE explicit, as build_vars and the manifest say
+    # the DMA: stream widths are the beats, memory-mapped widths and DRE explicit, as build_vars and the manifest say
     dma = cells[manifest["dma"]["name"]]
     assert dma["VLNV"] == "xilinx.com:ip:axi_dma:7.1"
-    for ch, stream, lane in (("mm2s", "c_m_axis_mm2s_tdata_width", manifest["input"]["lane_bits"]),
-                             ("s2mm", "c_s_axis_s2mm_tdata_width", manifest["output"]["lane_bits"])):
+    for ch, stream, beat in (("mm2s", "c_m_axis_mm2s_tdata_width", manifest["input"]["beat_bits"]),
+                             ("s2mm", "c_s_axis_s2mm_tdata_width", manifest["output"]["beat_bits"])):
         mm = int(dma[f"CONFIG.c_m_axi_{ch}_data_width"])
-        assert int(dma[f"CONFIG.{stream}"]) == lane == manifest["dma"][f"{ch}_stream_bits"]
-        assert mm == int(variables[f"dma_{ch}_mm_bits"]) == manifest["dma"][f"{ch}_mm_bits"] and mm >= max(32, lane)
+        assert int(dma[f"CONFIG.{stream}"]) == beat == manifest["dma"][f"{ch}_stream_bits"]
+        assert mm == int(variables[f"dma_{ch}_mm_bits"]) == manifest["dma"][f"{ch}_mm_bits"] and mm >= max(32, beat)
         assert dma[f"CONFIG.c_include_{ch}_dre"] == variables["dma_dre"] == str(int(manifest["dma"]["dre"]))
     assert int(dma["CONFIG.c_sg_length_width"]) == manifest["dma"]["length_width"]
     # axi4 automation with the current clock keys; the wrapper is the path make_wrapper returned (.gen/)
@@ -224,7 +231,8 @@ def test_resume_refuses_changed_settings_and_model(tmp_path):
     import dataclasses
 
     for change, named in ((dict(board="zc706"), "board: 'pynq-z2' -> 'zc706'"),
-                          (dict(strategy="Resource", reuse_factor=4), "reuse_factor: 1 -> 4")):
+                          (dict(strategy="Resource", reuse_factor=4), "reuse_factor: 1 -> 4"),
+                          (dict(io_type="io_stream"), "io_type: 'io_parallel' -> 'io_stream'")):
         with pytest.raises(ValueError, match=re.escape(named)):
             build(dataclasses.replace(cfg, **change), resume=True, echo=lambda *_: None)
     shutil.copy(golden.GOLDEN_DIR / "digits_sp24.h5", model)  # same path, other content
@@ -253,14 +261,14 @@ def _vendor_stub(work: Path, script: str, ok: bool = True):
     return calls, cells
 
 
-def _stub_build_dir(work: Path, input_width: int = 6, output_width: int = 40):
+def _stub_build_dir(work: Path, input_width: int = 6, output_width: int = 40, n_in: int = 64):
     """A build directory as accel_top lays it out (build_vars.tcl from steps.build_vars, the static Tcl,
     stand-in HLS sources) for a fake model with the given input/output widths: no conversion needed."""
     from flow import golden
     from flow.build.steps import BuildContext, dma_parameters, write_build_vars
 
     io = {"project": "myproject",
-          "input": {"shape": [64], "type": {"width": input_width, "integer": 2, "signed": False}},
+          "input": {"shape": [n_in], "type": {"width": input_width, "integer": 2, "signed": False}},
           "output": {"shape": [10], "type": {"width": output_width, "integer": 16, "signed": True}}}
     cfg = BuildConfig(model=str(golden.GOLDEN_DIR / "digits_msq4.h5"), out=str(work))
     ctx = BuildContext(cfg=cfg, out=work, state={"io": io}, echo=lambda *_: None)
@@ -272,20 +280,28 @@ def _stub_build_dir(work: Path, input_width: int = 6, output_width: int = 40):
     return variables, dma_parameters(ctx)
 
 
-def test_dma_widths_for_a_64_bit_output_lane(tmp_path):
-    """A 40-bit output travels in 64-bit lanes: the DMA's S2MM memory-mapped side is 64 bits (never narrower
-    than its stream), the 8-bit input lane gets the 32-bit minimum; DRE off; the Tcl sets exactly these."""
+@pytest.mark.parametrize("input_width, n_in, output_width, expected", [
+    # 64 6-bit inputs: 8 a 64-bit beat; a 40-bit output: a 64-bit lane, one a 64-bit beat
+    (6, 64, 40, {"mm2s": (64, 64), "s2mm": (64, 64)}),
+    # 2 16-bit inputs fit one 32-bit beat; 10 16-bit outputs take 3 64-bit beats (5 of 32 bits)
+    (16, 2, 16, {"mm2s": (32, 32), "s2mm": (64, 64)}),
+])
+def test_dma_widths_follow_the_beats(tmp_path, input_width, n_in, output_width, expected):
+    """The DMA's streams are the top's beats (32 or 64 bits, from beat_format), its memory-mapped sides never
+    narrower; DRE off; the Tcl sets exactly these."""
     work = tmp_path / "b"
-    variables, dma = _stub_build_dir(work, input_width=6, output_width=40)
-    assert (dma["mm2s_stream_bits"], dma["mm2s_mm_bits"], dma["s2mm_stream_bits"], dma["s2mm_mm_bits"]) == (8, 32, 64, 64)
-    assert (variables["dma_mm2s_mm_bits"], variables["dma_s2mm_mm_bits"], variables["dma_dre"]) == (32, 64, 0)
+    variables, dma = _stub_build_dir(work, input_width=input_width, output_width=output_width, n_in=n_in)
+    for ch, (stream, mm) in expected.items():
+        assert (dma[f"{ch}_stream_bits"], dma[f"{ch}_mm_bits"]) == (stream, mm)
+        assert (variables[f"dma_{ch}_stream_bits"], variables[f"dma_{ch}_mm_bits"]) == (stream, mm)
+    assert variables["dma_dre"] == 0
     _vendor_stub(work, "tcl/vitis_hls_build.tcl")
     _, cells = _vendor_stub(work, "tcl/vivado_block_design.tcl")
     got = {k[len("CONFIG."):]: v for k, v in cells[NAMES.dma_instance].items() if k.startswith("CONFIG.c_")}
     assert {k: got[k] for k in ("c_m_axis_mm2s_tdata_width", "c_m_axi_mm2s_data_width", "c_s_axis_s2mm_tdata_width",
                                 "c_m_axi_s2mm_data_width", "c_include_mm2s_dre", "c_include_s2mm_dre")} == {
-        "c_m_axis_mm2s_tdata_width": "8", "c_m_axi_mm2s_data_width": "32",
-        "c_s_axis_s2mm_tdata_width": "64", "c_m_axi_s2mm_data_width": "64",
+        "c_m_axis_mm2s_tdata_width": str(expected["mm2s"][0]), "c_m_axi_mm2s_data_width": str(expected["mm2s"][1]),
+        "c_s_axis_s2mm_tdata_width": str(expected["s2mm"][0]), "c_m_axi_s2mm_data_width": str(expected["s2mm"][1]),
         "c_include_mm2s_dre": "0", "c_include_s2mm_dre": "0"}
 
 
@@ -306,7 +322,7 @@ _CLKRST = ("apply_bd_automation -rule xilinx.com:bd_rule:clkrst -config [list Cl
     ([("    CONFIG.c_include_mm2s_dre $dma_dre \\\n", "")], "CONFIG.c_include_mm2s_dre is not set explicitly"),
     ([("CONFIG.c_m_axi_s2mm_data_width $dma_s2mm_mm_bits", "CONFIG.c_m_axi_s2mm_data_width {32}")],
      "s2mm memory-mapped width 32 is narrower than its stream \\(64\\)"),
-    ([("CONFIG.c_s_axis_s2mm_tdata_width $out_lane_bits", "CONFIG.c_s_axis_s2mm_data_width $out_lane_bits")],
+    ([("CONFIG.c_s_axis_s2mm_tdata_width $dma_s2mm_stream_bits", "CONFIG.c_s_axis_s2mm_data_width $dma_s2mm_stream_bits")],
      "c_s_axis_s2mm_data_width is not an AXI DMA 7.1 parameter"),
     # clkrst on ap_clk after the axi4 automation has already clocked it
     ([(_CLKRST, ""), ("assign_bd_address\n", _CLKRST + "assign_bd_address\n")], "ap_clk is already driven"),

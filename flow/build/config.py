@@ -8,6 +8,7 @@ from pathlib import Path
 from flow.boards import get_board
 
 STRATEGIES = ("Latency", "Resource")
+IO_TYPES = ("io_parallel", "io_stream")
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,9 @@ class BuildConfig:
     cut: layer after which a float head runs on the host ('auto': before a final float Dense,
     'none': no head). clock_mhz: fabric clock (default: the board's PYNQ clock).
     input_precision: HLS input type such as 'fixed<6,2>' (default: the model's first quantizer, so
-    raw floats are quantized exactly like Keras). allow_approximate: build layers that have no exact
+    raw floats are quantized exactly like Keras). io_type: hls4ml's 'io_parallel' (arrays; small
+    models) or 'io_stream' (streams of packets, one per pixel for a convolution; the AXI stream
+    feeds the model directly). allow_approximate: build layers that have no exact
     type (float weights or activations on the accelerator) with hls4ml's default types.
     allow_overbudget: go on when the design is estimated (or reported by Vitis HLS) not to fit.
     """
@@ -29,6 +32,7 @@ class BuildConfig:
     cut: str = "auto"
     strategy: str = "Latency"
     reuse_factor: int = 1
+    io_type: str = "io_parallel"
     clock_mhz: float | None = None
     input_precision: str | None = None
     jobs: int = 4
@@ -39,6 +43,8 @@ class BuildConfig:
         get_board(self.board)  # unknown board: the error lists the known ones
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy: '{self.strategy}' is not one of {STRATEGIES}")
+        if self.io_type not in IO_TYPES:
+            raise ValueError(f"io_type: {self.io_type!r} is not one of {IO_TYPES}")
         if isinstance(self.reuse_factor, bool) or not isinstance(self.reuse_factor, int) or self.reuse_factor < 1:
             raise ValueError(f"reuse_factor: must be a positive integer, got {self.reuse_factor!r}")
         if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:

@@ -8,7 +8,9 @@
 The IP and DMA instance names, the register offsets and the I/O types come from the overlay's
 manifest (written by ``python -m flow build`` from the variables the Tcl scripts read) and are
 checked against the ``.hwh``'s IP dictionary (names, and the DMA's widths, transfer length and
-DRE); nothing is hard-coded here.
+DRE); nothing is hard-coded here. Samples travel in the manifest's beat format (several values per
+stream beat, each sample padded to whole beats, :mod:`msq_overlay.packing`); the DMA buffers hold
+beats, so their sizes are samples x beats per sample x beat bytes.
 
 Each batch is guarded: ``predict`` refuses to start an accelerator whose ``ap_idle`` is not set
 (:class:`AcceleratorBusyError`), waits for each DMA channel with a deadline (``TimeoutError``
@@ -28,7 +30,7 @@ import pynq
 from msq_overlay.files import check_files
 from msq_overlay.head import FloatHead
 from msq_overlay.hwh import dma_parameters
-from msq_overlay.packing import lane_dtype, pack, unpack
+from msq_overlay.packing import pack_beats, unpack_beats
 
 AP_START, AP_IDLE = 0x1, 0x4  # the HLS control register's ap_start and ap_idle bits
 #: the default deadline of one batch: this many seconds, plus the time to stream its bytes at
@@ -88,7 +90,7 @@ class MSQOverlay(pynq.Overlay):
         head = self.manifest.get("head")
         self.head = FloatHead.load(Path(self.manifest["path"]).parent / head) if head else None
         limit = int(self.manifest["dma"]["max_transfer_bytes"])
-        per_sample = max(self.input_spec.count * self.input_spec.lane_bits, self.output_spec.count * self.output_spec.lane_bits) // 8
+        per_sample = max(self.input_spec.bytes_per_sample, self.output_spec.bytes_per_sample)
         self.max_batch = max(1, min(int(max_batch or 1 << 30), limit // per_sample))
         self._in_buf = self._out_buf = None
         self.last_timing: dict = {}
@@ -115,13 +117,15 @@ class MSQOverlay(pynq.Overlay):
             )
 
     def _buffers(self, batch: int):
-        if self._in_buf is None or len(self._in_buf) < batch * self.input_spec.count:
+        """DMA buffers of beats for at least ``batch`` samples (reallocated only to grow)."""
+        spec_in, spec_out = self.input_spec, self.output_spec
+        if self._in_buf is None or len(self._in_buf) < batch * spec_in.beats_per_sample:
             for buf in (self._in_buf, self._out_buf):
                 if buf is not None:
                     buf.freebuffer()
             size = min(self.max_batch, max(batch, 1))
-            self._in_buf = pynq.allocate((size * self.input_spec.count,), lane_dtype(self.input_spec.lane_bits), target=self.device)
-            self._out_buf = pynq.allocate((size * self.output_spec.count,), lane_dtype(self.output_spec.lane_bits), target=self.device)
+            self._in_buf = pynq.allocate((size * spec_in.beats_per_sample,), spec_in.beat.dtype, target=self.device)
+            self._out_buf = pynq.allocate((size * spec_out.beats_per_sample,), spec_out.beat.dtype, target=self.device)
         return self._in_buf, self._out_buf
 
     def _check_alignment(self, buf, direction: str):
@@ -140,7 +144,7 @@ class MSQOverlay(pynq.Overlay):
         ``TIMEOUT_BASE_S`` + its bytes at ``TIMEOUT_BYTES_PER_S`` + ``TIMEOUT_CYCLES_PER_SAMPLE`` cycles a sample."""
         if self.timeout_s is not None:
             return self.timeout_s
-        nbytes = samples * (self.input_spec.count * self.input_spec.lane_bits + self.output_spec.count * self.output_spec.lane_bits) // 8
+        nbytes = samples * (self.input_spec.bytes_per_sample + self.output_spec.bytes_per_sample)
         clock_hz = float(self.manifest.get("clock_mhz") or 100.0) * 1e6
         return TIMEOUT_BASE_S + nbytes / TIMEOUT_BYTES_PER_S + samples * TIMEOUT_CYCLES_PER_SAMPLE / clock_hz
 
@@ -163,8 +167,8 @@ class MSQOverlay(pynq.Overlay):
         timeout_s = _check_timeout(timeout_s)
         x = self.check_input(x)
         n = len(x)
-        words = pack(x.reshape(n, -1), self.input_spec.type, self.input_spec.lane_bits)
-        out = np.empty((n, self.output_spec.count), dtype=lane_dtype(self.output_spec.lane_bits))
+        words = pack_beats(x.reshape(n, -1), self.input_spec.type, self.input_spec.beat)
+        out = np.empty((n, self.output_spec.beats_per_sample), dtype=self.output_spec.beat.dtype)
         start = time.perf_counter()
         batches = 0
         for lo in range(0, n, self.max_batch):
@@ -179,7 +183,7 @@ class MSQOverlay(pynq.Overlay):
             "inferences_per_s": n / seconds if seconds > 0 else float("inf"),
             "latency_per_batch_s": seconds / batches,
         }
-        y = unpack(out, self.output_spec.type).reshape((n, *self.output_spec.shape))
+        y = unpack_beats(out, self.output_spec.type, self.output_spec.beat).reshape((n, *self.output_spec.shape))
         return y if raw or self.head is None else self.head.predict(y)
 
     def self_test(self) -> dict:
@@ -201,7 +205,7 @@ class MSQOverlay(pynq.Overlay):
         in_buf, out_buf = self._buffers(k)
         self._check_alignment(in_buf, "mm2s")
         self._check_alignment(out_buf, "s2mm")
-        n_in, n_out = k * self.input_spec.count, k * self.output_spec.count
+        n_in, n_out = k * self.input_spec.beats_per_sample, k * self.output_spec.beats_per_sample
         in_bytes, out_bytes = n_in * in_buf.itemsize, n_out * out_buf.itemsize
         in_buf[:n_in] = words.reshape(-1)
         in_buf.flush()
@@ -225,11 +229,11 @@ class MSQOverlay(pynq.Overlay):
         if received != out_bytes:
             raise ShortTransferError(
                 f"S2MM (accelerator output) received {received} bytes up to TLAST, expected {out_bytes} "
-                f"({k} samples x {self.output_spec.count} outputs x {out_buf.itemsize} bytes): the accelerator's output "
-                f"stream and the manifest's output shape or lane width disagree"
+                f"({k} samples x {self.output_spec.beats_per_sample} beats x {out_buf.itemsize} bytes): the accelerator's "
+                f"output stream and the manifest's output shape or beat format disagree"
             )
         out_buf.invalidate()
-        return np.array(out_buf[:n_out]).reshape(k, self.output_spec.count)
+        return np.array(out_buf[:n_out]).reshape(k, self.output_spec.beats_per_sample)
 
     def _wait(self, channel, nbytes: int, deadline: float, timeout: float, samples: int):
         """pynq's ``channel.wait()`` once the channel is idle, a ``DMAError`` naming the status bits

@@ -3,16 +3,22 @@
 Written by ``python -m flow build`` from the same variables the Tcl scripts read, so the
 driver never shares hard-coded names with them::
 
-    {"format": 1, "overlay": "msq_accel", "board": "pynq-z2", "part": "xc7z020clg400-1",
+    {"format": 2, "overlay": "msq_accel", "board": "pynq-z2", "part": "xc7z020clg400-1",
      "clock_mhz": 100.0,
      "ip": {"name": "msq_accel_0", "vlnv": "...", "registers": {"ctrl": 0, "n_samples": 16}},
      "dma": {"name": "axi_dma_0", "length_width": 26, "max_transfer_bytes": 67108863,
-             "mm2s_stream_bits": 8, "s2mm_stream_bits": 16, "mm2s_mm_bits": 32, "s2mm_mm_bits": 32,
+             "mm2s_stream_bits": 64, "s2mm_stream_bits": 64, "mm2s_mm_bits": 64, "s2mm_mm_bits": 64,
              "dre": false},
-     "input":  {"shape": [64], "type": {"width": 6, "integer": 2, "signed": true}, "lane_bits": 8},
-     "output": {"shape": [16], "type": {...}, "lane_bits": 16},
+     "input":  {"shape": [64], "type": {"width": 6, "integer": 2, "signed": true}, "lane_bits": 8,
+                "beat_bits": 64, "values_per_beat": 8, "beats_per_sample": 8},
+     "output": {"shape": [10], "type": {...}, "lane_bits": 16, "beat_bits": 64, "values_per_beat": 4,
+                "beats_per_sample": 3},
      "head": "head.npz" | null,
      "bitstream": {"file": "msq_accel.bit", "md5": "..."} | null, "hwh": "msq_accel.hwh"}
+
+The beat fields are the stream format (:mod:`msq_overlay.packing`): the driver packs and unpacks by
+them and the DMA's stream widths are the beat widths. Format 1 (builds before several values per
+beat) is refused with the advice to rebuild.
 """
 
 from __future__ import annotations
@@ -21,9 +27,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from msq_overlay.packing import LANES, FixedType
+from msq_overlay.packing import LANES, BeatFormat, FixedType
 
-FORMAT = 1
+FORMAT = 2
+#: the stream format of each side; format-1 manifests (one value per beat) have none of them
+BEAT_KEYS = ("beat_bits", "values_per_beat", "beats_per_sample")
+REBUILD = "rebuild with `python -m flow build ... --force`"
 MANIFEST_NAME = "manifest.json"
 REQUIRED = ("format", "overlay", "board", "part", "ip", "dma", "input", "output")
 #: the AXI DMA as the block design configures it (``flow/build/steps.py`` ``dma_parameters``)
@@ -38,27 +47,55 @@ DMA_LENGTH_WIDTHS = range(8, 27)
 class StreamSpec:
     shape: tuple
     type: FixedType
-    lane_bits: int
+    beat: BeatFormat
 
     @property
     def count(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= int(d)
-        return n
+        return self.beat.count
+
+    @property
+    def lane_bits(self) -> int:
+        return self.beat.lane_bits
+
+    @property
+    def beat_bits(self) -> int:
+        return self.beat.beat_bits
+
+    @property
+    def beats_per_sample(self) -> int:
+        return self.beat.beats_per_sample
+
+    @property
+    def bytes_per_sample(self) -> int:
+        return self.beat.bytes_per_sample
 
     @classmethod
     def from_dict(cls, data: dict, where: str) -> "StreamSpec":
         try:
-            spec = cls(tuple(int(d) for d in data["shape"]), FixedType.from_dict(data["type"]), int(data["lane_bits"]))
+            shape, t = tuple(int(d) for d in data["shape"]), FixedType.from_dict(data["type"])
+            lane = int(data["lane_bits"])
         except (KeyError, TypeError) as exc:
             raise ValueError(f"{where}: needs shape, type (width, integer, signed) and lane_bits ({exc})") from None
-        if spec.lane_bits not in LANES or spec.type.width > spec.lane_bits:
-            raise ValueError(f"{where}: lane_bits {spec.lane_bits} must be one of {LANES} and hold {spec.type}")
-        return spec
+        missing = [k for k in BEAT_KEYS if k not in data]
+        if missing:
+            raise ValueError(f"{where}: lacks the stream beat format {missing} (it was written by an older build that "
+                             f"streams one value per beat); {REBUILD}")
+        if lane not in LANES or t.width > lane:
+            raise ValueError(f"{where}: lane_bits {lane} must be one of {LANES} and hold {t}")
+        count = 1
+        for d in shape:
+            count *= d
+        try:
+            beat = BeatFormat(data["beat_bits"], lane, data["values_per_beat"], count)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+        if data["beats_per_sample"] != beat.beats_per_sample:
+            raise ValueError(f"{where}: beats_per_sample {data['beats_per_sample']!r} is not ceil({count} values / "
+                             f"{beat.values_per_beat} per beat) = {beat.beats_per_sample}")
+        return cls(shape, t, beat)
 
     def to_dict(self) -> dict:
-        return {"shape": list(self.shape), "type": self.type.to_dict(), "lane_bits": self.lane_bits}
+        return {"shape": list(self.shape), "type": self.type.to_dict(), **self.beat.to_dict()}
 
 
 def load_manifest(path) -> dict:
@@ -80,6 +117,9 @@ def check_manifest(data: dict, path="<manifest>") -> dict:
     missing = [k for k in REQUIRED if k not in data]
     if missing:
         raise ValueError(f"overlay manifest {path}: missing keys {missing}")
+    if data["format"] == 1:
+        raise ValueError(f"overlay manifest {path}: format 1 (one value per stream beat) is older than this driver "
+                         f"(format {FORMAT}: several values per beat); {REBUILD}")
     if data["format"] != FORMAT:
         raise ValueError(f"overlay manifest {path}: format {data['format']} is not supported (expected {FORMAT})")
     for key in ("name",):
@@ -103,7 +143,7 @@ def _check_dma(dma: dict, input_spec: StreamSpec, output_spec: StreamSpec, path)
     if missing:
         raise ValueError(
             f"overlay manifest {path}: 'dma' lacks {missing} (the DMA's widths, transfer limit and DRE); it was "
-            f"written by an older build: rebuild with `python -m flow build ... --force`"
+            f"written by an older build: {REBUILD}"
         )
 
     def integer(key, allowed=None):
@@ -121,10 +161,10 @@ def _check_dma(dma: dict, input_spec: StreamSpec, output_spec: StreamSpec, path)
         )
     for direction, spec, side in (("mm2s", input_spec, "input"), ("s2mm", output_spec, "output")):
         stream, mm = integer(f"{direction}_stream_bits"), integer(f"{direction}_mm_bits", DMA_MM_BITS)
-        if stream != spec.lane_bits:
+        if stream != spec.beat_bits:
             raise ValueError(
-                f"overlay manifest {path}: 'dma.{direction}_stream_bits' {stream} is not the {side} lane width "
-                f"({spec.lane_bits} bits): the DMA stream and the accelerator's port disagree"
+                f"overlay manifest {path}: 'dma.{direction}_stream_bits' {stream} is not the {side} beat width "
+                f"({spec.beat_bits} bits): the DMA stream and the accelerator's port disagree"
             )
         if mm < stream:
             raise ValueError(

@@ -6,7 +6,7 @@ dictionary) comes from the manifest, because no hardware handoff exists before V
 (or, with ``metadata="hwh"``, from a ``.hwh`` written from the manifest and parsed by pynq's
 own parser, see :mod:`msq_overlay.hwh`); the DMA register writes are served by ``libmsq_axi_sim.so``, the
 g++ build of the same AXI top and model the HLS tools synthesize (``python -m flow build``
-compiles it), called through ctypes with the raw stream words::
+compiles it), called through ctypes (:mod:`msq_overlay.simlib`) with the raw stream beats::
 
     dev = SimDevice("build/overlay")            # manifest.json + libmsq_axi_sim.so
     ol = MSQOverlay(dev.placeholder_bitfile(), device=dev)
@@ -19,7 +19,6 @@ saying so, in a temporary directory, with a manifest copy that records its md5 a
 
 from __future__ import annotations
 
-import ctypes
 import json
 import shutil
 import tempfile
@@ -32,6 +31,7 @@ from pynq.buffer import PynqBuffer
 
 from msq_overlay.hwh import ADDR_RANGE, DMA_BASE, DMA_VLNV, IP_BASE, dma_parameters, write_hwh
 from msq_overlay.manifest import MANIFEST_NAME, load_manifest, write_manifest
+from msq_overlay.simlib import RUN_ERRORS, check_format, load_library, run
 
 SIM_LIBRARY = "libmsq_axi_sim.so"
 MM2S, S2MM = 0x00, 0x30
@@ -42,19 +42,6 @@ AP_START, AP_DONE, AP_IDLE = 0x1, 0x2, 0x4
 #: what ``SimDevice.fault`` can make the hardware do
 FAULTS = (None, "stall", "no_output", "short", "overlong")
 PLACEHOLDER_TEXT = b"SIMULATION PLACEHOLDER: not a bitstream. Written by msq_overlay.sim for SimDevice only.\n"
-
-
-def _load_library(path: Path):
-    if not path.exists():
-        raise FileNotFoundError(f"C-simulation library {path} does not exist (python -m flow build compiles it)")
-    lib = ctypes.CDLL(str(path))
-    lib.msq_axi_run.restype = ctypes.c_int
-    lib.msq_axi_run.argtypes = [
-        ctypes.POINTER(ctypes.c_uint64), ctypes.c_uint, ctypes.POINTER(ctypes.c_uint64), ctypes.c_uint, ctypes.c_uint,
-    ]
-    for name in ("msq_axi_n_in", "msq_axi_n_out", "msq_axi_in_lane", "msq_axi_out_lane"):
-        getattr(lib, name).restype = ctypes.c_uint
-    return lib
 
 
 def parse_hwh(path):
@@ -77,7 +64,7 @@ class SimDevice(pynq.Device):
 
     - ``"stall"``: the accelerator takes no input: MM2S and S2MM never finish, ``ap_idle`` stays 0;
     - ``"no_output"``: it takes the whole input and never sends TLAST: S2MM never finishes;
-    - ``"short"``: its output stream ends (TLAST) one word early.
+    - ``"short"``: its output stream ends (TLAST) one beat early.
 
     ``misalign`` offsets every buffer's physical address by that many bytes (``pynq.allocate``
     gives page-aligned buffers; without the DMA's DRE they must be aligned to its memory width).
@@ -97,8 +84,8 @@ class SimDevice(pynq.Device):
             raise ValueError(f"SimDevice metadata must be 'manifest' or 'hwh', not {metadata!r}")
         self.package_dir = Path(package_dir)
         self.manifest = load_manifest(self.package_dir / MANIFEST_NAME)
-        self.lib = _load_library(Path(library) if library else self.package_dir / SIM_LIBRARY)
-        self._check_library()
+        self.lib = load_library(Path(library) if library else self.package_dir / SIM_LIBRARY)
+        check_format(self.lib, self.manifest)
         self.metadata = metadata
         self.name = self.manifest["board"]
         self.capabilities = {"REGISTER_RW": True}
@@ -111,15 +98,6 @@ class SimDevice(pynq.Device):
         self._next_address = 0x10000000
         self._tmp = None
         self._reset_hardware()
-
-    def _check_library(self):
-        m, lib = self.manifest, self.lib
-        have = (lib.msq_axi_n_in(), lib.msq_axi_n_out(), lib.msq_axi_in_lane(), lib.msq_axi_out_lane())
-        want = (m["input_spec"].count, m["output_spec"].count, m["input_spec"].lane_bits, m["output_spec"].lane_bits)
-        if have != want:
-            raise ValueError(
-                f"C-simulation library (n_in, n_out, lanes {have}) does not match overlay manifest {m['path']} ({want})"
-            )
 
     def _reset_hardware(self):
         """The state after programming the PL: DMA channels halted, the accelerator idle."""
@@ -240,7 +218,7 @@ class SimDevice(pynq.Device):
             return  # the accelerator takes nothing: MM2S never finishes
         spec = self.manifest["input_spec"]
         src = self._reg(self.DMA_BASE, MM2S + ADDR) | (self._reg(self.DMA_BASE, MM2S + ADDR_MSB) << 32)
-        words = self._buffer_at(src, nbytes).view(np.dtype(f"u{spec.lane_bits // 8}")).astype(np.uint64)
+        words = self._buffer_at(src, nbytes).view(spec.beat.dtype).astype(np.uint64)  # one uint64 per beat
         self._pending_input = words
         self.channels[MM2S].update(idle=True, busy=False)  # the whole buffer went into the accelerator's stream
         if self.channels[S2MM]["busy"]:
@@ -253,23 +231,19 @@ class SimDevice(pynq.Device):
         n_samples = self.registers.get(self.IP_BASE + self.manifest["ip"]["registers"]["n_samples"], 0)
         words, self._pending_input = np.ascontiguousarray(self._pending_input), None
         out_spec = self.manifest["output_spec"]
-        capacity = self._reg(self.DMA_BASE, S2MM + LENGTH) // (out_spec.lane_bits // 8)
-        out = np.zeros(capacity, dtype=np.uint64)
-        n = self.lib.msq_axi_run(
-            words.ctypes.data_as(ctypes.POINTER(ctypes.c_uint64)), len(words),
-            out.ctypes.data_as(ctypes.POINTER(ctypes.c_uint64)), capacity, n_samples,
-        )
+        beat = out_spec.beat.dtype
+        capacity = self._reg(self.DMA_BASE, S2MM + LENGTH) // beat.itemsize
+        n, out = run(self.lib, words, n_samples, capacity)
         if n < 0:
-            raise RuntimeError(f"simulated accelerator: stream error {n} (-1 no TLAST, -2 output buffer too small, -3 words after TLAST)")
+            raise RuntimeError(f"simulated accelerator: stream error {n}: {RUN_ERRORS.get(n, 'unknown')}")
         if self.fault == "short":
-            n = max(n - 1, 0)  # TLAST one word early
+            n = max(n - 1, 0)  # TLAST one beat early
         if self.fault == "overlong":  # more words than S2MM's length before TLAST: PG021's DMAIntErr, channel halts
             self.channels[S2MM].update(running=False, busy=False, idle=False, error=SR_INT_ERR)
             self._pending_input = None
             return
         dst = self._reg(self.DMA_BASE, S2MM + ADDR) | (self._reg(self.DMA_BASE, S2MM + ADDR_MSB) << 32)
-        lane = np.dtype(f"u{out_spec.lane_bits // 8}")
-        self._buffer_at(dst, n * lane.itemsize)[:] = out[:n].astype(lane).view(np.uint8)
-        self.registers[self.DMA_BASE + S2MM + LENGTH] = n * lane.itemsize  # bytes actually received (up to TLAST)
+        self._buffer_at(dst, n * beat.itemsize)[:] = out[:n].astype(beat).view(np.uint8)
+        self.registers[self.DMA_BASE + S2MM + LENGTH] = n * beat.itemsize  # bytes actually received (up to TLAST)
         self.channels[S2MM].update(idle=True, busy=False)
         self.ctrl = AP_DONE | AP_IDLE

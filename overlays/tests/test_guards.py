@@ -33,7 +33,8 @@ def _reference(directory=None, n=6):
 
 
 def _bytes(ol, n):
-    return (n * ol.input_spec.count * ol.input_spec.lane_bits // 8, n * ol.output_spec.count * ol.output_spec.lane_bits // 8)
+    """Bytes of a batch of n samples each way: whole beats per sample (the manifest's beat format)."""
+    return n * ol.input_spec.bytes_per_sample, n * ol.output_spec.bytes_per_sample
 
 
 def test_stall_times_out_on_mm2s_then_busy_until_reloaded():
@@ -98,10 +99,11 @@ def test_short_output_stream_is_an_error():
     ol, dev, _ = _overlay()
     x, y = _reference()
     _, out_bytes = _bytes(ol, len(x))
-    lane = ol.output_spec.lane_bits // 8
+    beat = ol.output_spec.beat_bits // 8
     dev.fault = "short"
-    with pytest.raises(ShortTransferError, match=rf"^S2MM \(accelerator output\) received {out_bytes - lane} bytes up to "
-                                                 rf"TLAST, expected {out_bytes} \({len(x)} samples x "):
+    with pytest.raises(ShortTransferError, match=rf"^S2MM \(accelerator output\) received {out_bytes - beat} bytes up to "
+                                                 rf"TLAST, expected {out_bytes} \({len(x)} samples x "
+                                                 rf"{ol.output_spec.beats_per_sample} beats x {beat} bytes\)"):
         ol.predict(x, raw=True)
     dev.fault = None  # a short transfer completes: the accelerator is idle, the next run works
     np.testing.assert_array_equal(ol.predict(x, raw=True), y)
@@ -111,17 +113,18 @@ def test_unaligned_buffers_refused_without_dre():
     ol, dev, _ = _overlay()
     x, y = _reference()
     manifest = ol.manifest["dma"]
-    assert manifest["dre"] is False and manifest["mm2s_mm_bits"] == 32
+    align = manifest["mm2s_mm_bits"] // 8
+    assert manifest["dre"] is False and manifest["mm2s_mm_bits"] == ol.input_spec.beat_bits  # the beat, 32 or 64
     dev.misalign = 2
-    with pytest.raises(ValueError, match=r"^MM2S buffer at physical address 0x[0-9a-f]+ is not aligned to 4 bytes: "
+    with pytest.raises(ValueError, match=rf"^MM2S buffer at physical address 0x[0-9a-f]+ is not aligned to {align} bytes: "
                                          r"DMA 'axi_dma_0' has no data realignment engine \(DRE\)"):
         ol.predict(x, raw=True)
-    with pytest.raises(ValueError, match="is not aligned to 4 bytes"):  # checked on every batch, not only when allocated
+    with pytest.raises(ValueError, match=f"is not aligned to {align} bytes"):  # checked on every batch, not only when allocated
         ol.predict(x, raw=True)
     ol, dev, _ = _overlay()
-    dev.misalign = 4  # aligned to the 32-bit memory side, though not to a page: fine
+    dev.misalign = max(align, ol.output_spec.beat_bits // 8)  # aligned to both memory sides, though not to a page: fine
     np.testing.assert_array_equal(ol.predict(x, raw=True), y)
-    assert ol._in_buf.physical_address % 4096 == 4
+    assert ol._in_buf.physical_address % 4096 == dev.misalign
 
 
 def test_simulated_status_registers():
@@ -152,7 +155,7 @@ def test_sim_ip_dict_mirrors_the_manifest_dma(directory):
     dre = "1" if dma["dre"] else "0"
     assert (params["c_m_axi_mm2s_data_width"], params["c_m_axi_s2mm_data_width"]) == (str(dma["mm2s_mm_bits"]), str(dma["s2mm_mm_bits"]))
     assert (params["c_m_axis_mm2s_tdata_width"], params["c_s_axis_s2mm_tdata_width"]) == (
-        str(ol.input_spec.lane_bits), str(ol.output_spec.lane_bits))
+        str(ol.input_spec.beat_bits), str(ol.output_spec.beat_bits))
     assert (params["c_include_mm2s_dre"], params["c_include_s2mm_dre"], params["c_sg_length_width"]) == (dre, dre, str(dma["length_width"]))
     assert ol.dma.buffer_max_size == dma["max_transfer_bytes"]
     # the .hwh written next to the placeholder says the same, through pynq's parser
@@ -177,9 +180,10 @@ def test_hwh_dma_parameters_checked_against_the_manifest(tmp_path):
     dev = SimDevice(DIRS[0], metadata="hwh")
     bit = dev.placeholder_bitfile(tmp_path)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    manifest["dma"]["s2mm_mm_bits"] = 64
+    built = manifest["dma"]["s2mm_mm_bits"]  # what the .hwh says
+    manifest["dma"]["s2mm_mm_bits"] = 128
     (tmp_path / "other.json").write_text(json.dumps(manifest))
-    with pytest.raises(ValueError, match=r"configures DMA 'axi_dma_0' with c_m_axi_s2mm_data_width=32 \(manifest: 64\): "
+    with pytest.raises(ValueError, match=rf"configures DMA 'axi_dma_0' with c_m_axi_s2mm_data_width={built} \(manifest: 128\): "
                                          r"it and overlay manifest .*other.json come from different builds"):
         MSQOverlay(bit, manifest=tmp_path / "other.json", device=dev)
 

@@ -12,12 +12,14 @@ from msq_overlay.hwh import DMA_BASE, DMA_VLNV, IP_BASE, write_hwh
 from msq_overlay.manifest import check_manifest, load_manifest
 
 BASE = {
-    "format": 1, "overlay": "msq_accel", "board": "pynq-z2", "part": "xc7z020clg400-1", "clock_mhz": 100.0,
+    "format": 2, "overlay": "msq_accel", "board": "pynq-z2", "part": "xc7z020clg400-1", "clock_mhz": 100.0,
     "ip": {"name": "msq_accel_0", "vlnv": "msq.flow:hls:msq_accel:1.0", "registers": {"ctrl": 0, "n_samples": 16}},
-    "dma": {"name": "axi_dma_0", "length_width": 26, "max_transfer_bytes": (1 << 26) - 1, "mm2s_stream_bits": 8,
-            "s2mm_stream_bits": 16, "mm2s_mm_bits": 32, "s2mm_mm_bits": 32, "dre": False},
-    "input": {"shape": [64], "type": {"width": 6, "integer": 2, "signed": True}, "lane_bits": 8},
-    "output": {"shape": [10], "type": {"width": 16, "integer": 8, "signed": True}, "lane_bits": 16},
+    "dma": {"name": "axi_dma_0", "length_width": 26, "max_transfer_bytes": (1 << 26) - 1, "mm2s_stream_bits": 64,
+            "s2mm_stream_bits": 64, "mm2s_mm_bits": 64, "s2mm_mm_bits": 64, "dre": False},
+    "input": {"shape": [64], "type": {"width": 6, "integer": 2, "signed": True}, "lane_bits": 8, "beat_bits": 64,
+              "values_per_beat": 8, "beats_per_sample": 8},
+    "output": {"shape": [10], "type": {"width": 16, "integer": 8, "signed": True}, "lane_bits": 16, "beat_bits": 64,
+               "values_per_beat": 4, "beats_per_sample": 3},
     "head": None, "bitstream": None, "hwh": "msq_accel.hwh",
 }
 
@@ -28,10 +30,12 @@ def manifest(**dma) -> dict:
     return data
 
 
-# a second configuration, so nothing passes by matching defaults: 64-bit lanes, wider memory side, DRE on
+# a second configuration, so nothing passes by matching defaults: 64-bit lanes, a 32-bit output beat (one
+# 32-bit value each), wider memory side, DRE on
 WIDE = manifest(length_width=23, max_transfer_bytes=(1 << 23) - 1, mm2s_stream_bits=64, s2mm_stream_bits=32,
                 mm2s_mm_bits=64, s2mm_mm_bits=128, dre=True)
-WIDE["input"]["lane_bits"], WIDE["output"]["lane_bits"] = 64, 32
+WIDE["input"].update(lane_bits=64, beat_bits=64, values_per_beat=1, beats_per_sample=64)
+WIDE["output"].update(lane_bits=32, beat_bits=32, values_per_beat=1, beats_per_sample=10)
 WIDE["ip"]["registers"]["n_samples"] = 0x18
 CONFIGS = {"pynq-z2-defaults": BASE, "wide-dre": WIDE}
 
@@ -115,7 +119,7 @@ def test_write_hwh_errors(tmp_path):
 
 
 def test_manifest_dma_section_is_checked(tmp_path):
-    assert check_manifest(BASE)["dma"]["mm2s_mm_bits"] == 32 and check_manifest(WIDE)["dma"]["dre"] is True
+    assert check_manifest(BASE)["dma"]["mm2s_mm_bits"] == 64 and check_manifest(WIDE)["dma"]["dre"] is True
     old = copy.deepcopy(BASE)
     old["dma"] = {"name": "axi_dma_0", "max_transfer_bytes": (1 << 26) - 1}  # what builds before the widths wrote
     path = tmp_path / "manifest.json"
@@ -124,7 +128,7 @@ def test_manifest_dma_section_is_checked(tmp_path):
                                          r".*older build: rebuild with `python -m flow build \.\.\. --force`"):
         load_manifest(path)
     cases = [
-        (dict(mm2s_stream_bits=16), r"'dma.mm2s_stream_bits' 16 is not the input lane width \(8 bits\)"),
+        (dict(mm2s_stream_bits=8), r"'dma.mm2s_stream_bits' 8 is not the input beat width \(64 bits\)"),
         (dict(s2mm_mm_bits=48), r"'dma.s2mm_mm_bits' is 48, expected an integer \(one of \[32, 64,"),
         (dict(max_transfer_bytes=1 << 26), r"'dma.max_transfer_bytes' 67108864 is not 2\*\*length_width - 1 = 67108863"),
         (dict(length_width=27, max_transfer_bytes=(1 << 27) - 1), r"'dma.length_width' is 27"),
@@ -138,3 +142,47 @@ def test_manifest_dma_section_is_checked(tmp_path):
     narrow["dma"]["mm2s_mm_bits"] = 32
     with pytest.raises(ValueError, match=r"'dma.mm2s_mm_bits' 32 is narrower than its stream \(64 bits\)"):
         check_manifest(narrow)
+
+
+def test_manifest_beat_format_is_checked(tmp_path):
+    """The stream beat format of each side: the driver packs by it, so it must be complete and consistent."""
+    spec = check_manifest(BASE)["input_spec"]
+    assert (spec.beat_bits, spec.lane_bits, spec.beat.values_per_beat, spec.beats_per_sample, spec.bytes_per_sample) == (
+        64, 8, 8, 8, 64)
+    out = check_manifest(BASE)["output_spec"]
+    assert (out.beats_per_sample, out.bytes_per_sample) == (3, 24)  # 10 values of 16 bits: 3 beats, 2 lanes of padding
+
+    def changed(side, **fields):
+        data = copy.deepcopy(BASE)
+        data[side].update(fields)
+        return data
+
+    cases = [
+        (changed("input", beat_bits=48), r"input: beat_bits must be one of \(32, 64\), got 48"),
+        (changed("input", beat_bits=128, values_per_beat=16), r"input: beat_bits must be one of \(32, 64\), got 128"),
+        (changed("output", values_per_beat=3), r"output: values_per_beat must be beat_bits // lane_bits = 4, got 3"),
+        (changed("output", beats_per_sample=10), r"output: beats_per_sample 10 is not ceil\(10 values / 4 per beat\) = 3"),
+        (changed("output", lane_bits=8), r"output: lane_bits 8 must be one of .* and hold ap_fixed<16,8"),
+    ]
+    for data, message in cases:
+        with pytest.raises(ValueError, match=message):
+            check_manifest(data)
+
+
+def test_old_manifest_is_refused_with_the_advice_to_rebuild(tmp_path):
+    """A manifest from a build before several values per beat (format 1, no beat fields): never guessed at."""
+    old = copy.deepcopy(BASE)
+    old["format"] = 1
+    for side in ("input", "output"):
+        for key in ("beat_bits", "values_per_beat", "beats_per_sample"):
+            del old[side][key]
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(old))
+    with pytest.raises(ValueError, match=r"manifest.json: format 1 \(one value per stream beat\) is older than this "
+                                         r"driver .*rebuild with `python -m flow build \.\.\. --force`"):
+        load_manifest(path)
+    old["format"] = 2  # format 2 but without the beat fields (edited by hand): the same advice, naming the keys
+    path.write_text(json.dumps(old))
+    with pytest.raises(ValueError, match=r"input: lacks the stream beat format \['beat_bits', 'values_per_beat', "
+                                         r"'beats_per_sample'\] .*rebuild with `python -m flow build"):
+        load_manifest(path)

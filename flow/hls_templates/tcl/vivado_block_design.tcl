@@ -24,8 +24,8 @@ apply_bd_automation -rule xilinx.com:bd_rule:processing_system7 \
                  Master Disable Slave Disable] $ps
 set_property -dict [list CONFIG.PCW_USE_S_AXI_HP0 {1} CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ $fclk_mhz] $ps
 
-# AXI DMA 7.1 (PG021) in simple mode. Streams are the accelerator's lanes; the memory-mapped side is at
-# least as wide (never narrower than the stream; the DMA packs narrower beats itself); DRE as build_vars says.
+# AXI DMA 7.1 (PG021) in simple mode. Streams are the accelerator's beats (32 or 64 bits, several values
+# each); the memory-mapped side is at least as wide (never narrower than the stream); DRE as build_vars says.
 # Every width is set (VALUE_SRC USER) so Vivado's propagation cannot change it behind the driver's back.
 set dma [create_bd_cell -type ip -vlnv xilinx.com:ip:axi_dma:7.1 $dma_instance]
 set_property -dict [list \
@@ -36,11 +36,11 @@ set_property -dict [list \
     CONFIG.c_sg_include_stscntrl_strm {0} \
     CONFIG.c_sg_length_width $dma_length_width \
     CONFIG.c_m_axi_mm2s_data_width $dma_mm2s_mm_bits \
-    CONFIG.c_m_axis_mm2s_tdata_width $in_lane_bits \
+    CONFIG.c_m_axis_mm2s_tdata_width $dma_mm2s_stream_bits \
     CONFIG.c_include_mm2s_dre $dma_dre \
     CONFIG.c_mm2s_burst_size {16} \
     CONFIG.c_m_axi_s2mm_data_width $dma_s2mm_mm_bits \
-    CONFIG.c_s_axis_s2mm_tdata_width $out_lane_bits \
+    CONFIG.c_s_axis_s2mm_tdata_width $dma_s2mm_stream_bits \
     CONFIG.c_include_s2mm_dre $dma_dre \
     CONFIG.c_s2mm_burst_size {16}] $dma
 
