@@ -39,7 +39,7 @@ def model():
 
 def run(board_name: str) -> list[dict]:
     from flow.boards import get_board
-    from flow.resources.estimate import balanced_reuse_factors, estimate, works_from_model
+    from flow.resources.estimate import balanced_reuse_factors, estimate, model_axi_beats, works_from_model
 
     board = get_board(board_name)
     net = model()
@@ -49,7 +49,7 @@ def run(board_name: str) -> list[dict]:
                 for t in INTERVALS]
     rows = []
     for name, works in designs:
-        result = estimate(works, board)
+        result = estimate(works, board, io_beats=model_axi_beats(net, 8))
         total = result["total"]
         rows.append({
             "design": name, "reuse_factors": [layer["reuse_factor"] for layer in result["layers"]],

@@ -74,11 +74,13 @@ def cmd_calibrate(args) -> int:
 def cmd_estimate(args) -> int:
     import flow
     from flow.boards import get_board
-    from flow.resources.estimate import estimate, format_estimate, optimize, works_from_model
+    from flow.resources.estimate import estimate, format_estimate, model_axi_beats, optimize, works_from_model
 
     board = get_board(args.board)
-    works = works_from_model(flow.load_model(args.model), args.reuse_factor, args.data_bits)
-    result = optimize(works, board) if args.optimize else estimate(works, board)
+    model = flow.load_model(args.model)
+    works = works_from_model(model, args.reuse_factor, args.data_bits)
+    beats = model_axi_beats(model, args.data_bits)
+    result = optimize(works, board, io_beats=beats) if args.optimize else estimate(works, board, io_beats=beats)
     print(format_estimate(result))
     if args.optimize:
         from flow.resources.estimate import LayerWork

@@ -2,9 +2,13 @@
 'MSQ' equal QKeras bit for bit (``np.array_equal``), Dense, Conv1D and Conv2D.
 
 Bases use ``mantissa_bits=4`` so that every sum stays within float32's 24-bit mantissa (Keras
-computes the layers in float32; the C++ is exact at any width)."""
+computes the layers in float32; the C++ is exact at any width). Every test also asserts that each LQ
+layer became an ``LQDense``/``LQConv*`` node and that ``myproject.cpp`` calls ``nnet::lq_dense_*`` /
+``nnet::lq_conv_*`` for it (``tests/kernel_checks.py``), so a disabled replacement pass fails here."""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pytest
@@ -14,6 +18,7 @@ from qkeras import QActivation, QConv1D, QConv2D, QDense, binary, quantized_bits
 from flow.convert import ConvertConfig, convert
 from flow.lq import reference
 from flow.quantizers import quantized_lq
+from tests.kernel_checks import assert_our_kernels, config_structs, row_layers
 
 pytestmark = pytest.mark.csim
 
@@ -68,6 +73,8 @@ def _check(model, x, project_dir, **cfg):
     expected = model.predict(x, verbose=0)
     got = hls.predict(np.ascontiguousarray(x)).reshape(expected.shape)
     np.testing.assert_array_equal(got, expected)
+    if row_layers(model):  # a QKeras binary kernel stays hls4ml's own
+        assert_our_kernels(hls, model)
     return hls
 
 
@@ -110,13 +117,23 @@ def test_lq_conv1d_bit_exact(project_dir):
 
 @pytest.mark.parametrize("reuse,io_type", [(3, "io_parallel"), (8, "io_parallel"), (4, "io_stream")])
 def test_lq_resource_strategy_bit_exact(reuse, io_type, project_dir):
+    """RF 3 and 4 do not divide d1's 10 rows (padded zero rows), RF 8 is lowered to d2's 4 rows (RF = n_out)."""
     rng = np.random.default_rng(reuse)
     x = _grid(rng, (100, 16))
     chain = Chain((16,), x).lq(2, "a0").add(QDense(10, name="d1", **_kernel(2, 8)))
     chain.lq(1, "a1").add(QDense(4, name="d2", **_kernel(3, 9)))
-    _check(chain.model(), x, project_dir, strategy="Resource", reuse_factor=reuse, io_type=io_type)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        hls = _check(chain.model(), x, project_dir, strategy="Resource", reuse_factor=reuse, io_type=io_type)
+    lowered = [str(w.message) for w in caught if "above its 4 output rows" in str(w.message)]
+    assert bool(lowered) == (reuse > 4) and all("layer 'd2'" in m for m in lowered)
     source = (project_dir / "firmware" / "myproject.cpp").read_text()
     assert "nnet::lq_dense_resource<" in source
+    structs = config_structs(hls)
+    for name, n_out in (("d1", 10), ("d2", 4)):
+        rows = structs[f"config{hls.graph[name].index}"]
+        rf = min(reuse, n_out)
+        assert rows["reuse_factor"] == rf and rows["lanes"] == -(-n_out // rf)
 
 
 @pytest.mark.parametrize("kw,io_type", [(1, "io_parallel"), (2, "io_parallel"), (1, "io_stream")])
@@ -134,7 +151,7 @@ def test_binary_weights_on_fixed_point_inputs(kw, io_type, project_dir):
     assert not hls.graph["c1"].get_attr("lq_input").is_lq and not hls.graph["d1"].get_attr("lq_input").is_lq
 
 
-def test_generated_lq_code_uses_planes_not_multipliers(project_dir):
+def test_generated_lq_code_uses_planes_and_packed_rows(project_dir):
     rng = np.random.default_rng(3)
     x = _grid(rng, (20, 16))
     chain = Chain((16,), x).lq(2, "a0").add(QDense(6, name="d1", **_kernel(1, 11)))
@@ -146,7 +163,8 @@ def test_generated_lq_code_uses_planes_not_multipliers(project_dir):
     assert "static const unsigned kx = 2;" in params  # two LQ planes; a Dense layer's offset is in its bias
     assert "static const bool offset_plane = false;" in params
     assert "static const unsigned kw = 1;" in params
-    assert "typedef ap_uint<1> wc" in (project_dir / "firmware" / "defines.h").read_text()
+    assert "static const unsigned segments = 1;" in params  # a row of 16 one-bit codes is one word
+    assert "typedef ap_uint<16> wc" in (project_dir / "firmware" / "defines.h").read_text()
 
 
 def test_qkeras_binary_kernel_keeps_working(project_dir):

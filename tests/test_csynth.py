@@ -7,6 +7,8 @@ synthesized by hls4ml's build (``csim=False, synth=True``), and its ``csynth.xml
 * its latency is within the documented formula (:mod:`flow.hls.microarch`: Dense RF + DENSE_DEPTH,
   convolution padded pixels x RF + SCAN_DEPTH), with 25 % slack for the pipeline depth;
 * DSP within 10 % and LUT within 25 % of the estimate (``flow/resources/estimate.py``).
+
+The LQ kernels' csynth checks (II, latency, no DSP, LUT) are ``tests/test_lq_kernels.py::test_csynth_matches_the_description``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from flow import golden
@@ -110,19 +111,3 @@ def test_io_stream_vgg_32x32x3(tmp_path):
     synthesize(model, tmp_path / "prj", "io_stream", "Resource", rf)
     check(model, tmp_path / "prj", "Resource", rf)
 
-
-def test_lq_dense(tmp_path):
-    import tensorflow as tf
-    from qkeras import QActivation, QDense
-
-    from flow.quantizers import quantized_lq
-
-    tf.keras.utils.set_random_seed(3)
-    inp = tf.keras.Input((64,))
-    x = QActivation(quantized_lq(2), name="a0")(inp)
-    x = QDense(32, kernel_quantizer=quantized_lq(2), use_bias=False, name="fc")(x)
-    model = tf.keras.Model(inp, x)
-    model.predict(np.zeros((1, 64), np.float32), verbose=0)
-    synthesize(model, tmp_path / "prj", "io_parallel", "Resource", 4)
-    loops = reuse_loops(tmp_path / "prj")
-    assert loops and all(loop["ii"] == 1 for loop in loops), loops

@@ -106,3 +106,20 @@ def test_optimizer_picks_a_fitting_design_or_names_the_resource():
     huge = [LayerWork("big", 100_000, 4096, 0, weight_bits=8)]
     with pytest.raises(ValueError, match=r"does not fit pynq-z2 .*bram36"):
         optimize(huge, BOARD)
+
+
+@pytest.mark.parametrize("count, bits", [(64, 6), (3, 8), (4, 8), (5, 8), (10, 32), (3072, 8), (7, 12), (2, 16)])
+def test_estimated_axi_beats_follow_the_stream_format(count, bits):
+    from msq_overlay.packing import FixedType, beat_format
+
+    from flow.resources.estimate import axi_beats
+
+    assert axi_beats(count, bits) == beat_format(FixedType(bits, 1, True), count).beats_per_sample
+
+
+def test_axi_beats_bound_the_interval_and_add_to_the_latency():
+    works = [LayerWork("a", 64, 16, 8, reuse_factor=4)]
+    plain = estimate(works, get_board("pynq-z2"))
+    streamed = estimate(works, get_board("pynq-z2"), io_beats=(100, 3))
+    assert streamed["total"]["interval"] == 100 > plain["total"]["interval"]
+    assert streamed["total"]["cycles"] == plain["total"]["cycles"] + 103

@@ -18,7 +18,14 @@ Then ``y_j = b_j + 2**(ex + ew_j) * acc_j`` with the integer
 
     acc_j = sum_q mw_qj sum_p mx_p (n - 2 popcount(bx_p XOR bw_qj))      (p over all planes)
 
-which is what the C++ computes (XNOR + popcount per plane pair, then the basis products).
+The C++ does not shift per row: :func:`fold_row_scales` puts every row on one grid ``2**E``
+(``E = min(0, min_j (ex + ew_j), -bias fractional bits)``), so that
+
+    y_j = 2**E * (B_j + sum_q mw'_qj sum_p mx_p (n - 2 popcount(bx_p XOR bw_qj)))
+
+with integer mantissas ``mw'_qj = mw_qj 2**(ex + ew_j - E)`` and integer biases ``B_j = b_j 2**-E``:
+XNOR + popcount per plane pair, constant multiples by ``mx_p``, one product per weight plane with
+the row's mantissa, the bias as one more addend, and one constant power of two for the whole layer.
 Zero padding of a convolution drops the position from every plane (``n`` counts valid inputs).
 Where no position is ever padded (Dense, 'valid' convolutions) the offset plane's share is the
 constant ``2**ex * mc * sum_i w_ij``: :func:`fold_offset_plane` moves it into the bias and the
@@ -142,12 +149,36 @@ def fold_offset_plane(kernel: LQKernel, inp: LQInput, bias: np.ndarray) -> tuple
 
 
 @dataclass(frozen=True)
+class LQRowScales:
+    """Every row on one grid ``2**exponent``: integer mantissas and biases (see the module docstring)."""
+
+    basis: np.ndarray  # (kw, n_out) integers mw * 2**(ex + ew_j - E)
+    bias: np.ndarray  # (n_out,) integers b * 2**-E
+    exponent: int  # E <= 0
+
+
+def fold_row_scales(kernel: LQKernel, inp: LQInput, bias: np.ndarray, bias_spec: FixedSpec) -> LQRowScales:
+    """Fold each row's power of two ``2**(ex + ew_j)`` into its mantissas, and the bias onto the same grid."""
+    shift = inp.exponent + kernel.exponent
+    exponent = int(min(0, int(np.min(shift, initial=0)), -bias_spec.fractional))
+    basis = kernel.mantissa * (np.int64(1) << (shift - exponent).astype(np.int64))[None, :]
+    scaled_bias = np.asarray(bias, np.float64) * 2.0**-exponent
+    if not np.array_equal(scaled_bias, np.round(scaled_bias)):
+        raise ValueError("LQ bias is not on the layer's grid (internal error)")
+    return LQRowScales(basis.astype(np.int64), np.round(scaled_bias).astype(np.int64), exponent)
+
+
+@dataclass(frozen=True)
 class LQTypes:
-    plane: str  # n - 2 popcount, signed
-    accum: str  # the integer acc_j
-    out_accum: FixedSpec
+    count: str  # popcounts and n - 2 popcount, signed
+    inner: str  # sum_p mx_p (n - 2 popcount)
+    accum: str  # the integer B_j + sum_q mw'_qj inner_qj
+    scaled: FixedSpec  # accum's bits times 2**E
     result: FixedSpec
     midpoint: FixedSpec | None
+    basis_bits: int  # the folded mantissas mw'
+    bias_bits: int  # the integer biases B
+    scales: LQRowScales
 
 
 def _int_type(bound: float) -> str:
@@ -157,26 +188,29 @@ def _int_type(bound: float) -> str:
 def size_types(kernel: LQKernel, inp: LQInput, bias: np.ndarray, bias_spec: FixedSpec) -> LQTypes:
     """Exact widths: nothing in the kernel rounds or overflows."""
     n_in = kernel.n_in
+    scales = fold_row_scales(kernel, inp, bias, bias_spec)
     inner = float(np.sum(np.abs(inp.mantissa))) * n_in
-    acc_bound = np.sum(np.abs(kernel.mantissa), axis=0) * inner  # (n_out,)
-    shift = inp.exponent + kernel.exponent
+    acc_bound = np.abs(scales.bias) + np.sum(np.abs(scales.basis), axis=0) * inner  # (n_out,)
     acc_bits = signed_integer_bits(float(np.max(acc_bound, initial=0.0)))
-    out_bound = float(np.max(acc_bound * np.exp2(shift) + np.abs(bias), initial=0.0))
-    res_frac = max(0, int(np.max(-shift, initial=0)), bias_spec.fractional)
+    out_bound = float(np.max(acc_bound, initial=0.0)) * 2.0**scales.exponent
+    res_frac = -scales.exponent
     res_int = signed_integer_bits(out_bound)
-    oa_int = max(res_int, acc_bits + max(0, int(np.max(shift, initial=0))), bias_spec.integer)
     midpoint = exact_spec(inp.midpoints, "LQ midpoints") if inp.is_lq else None
     return LQTypes(
-        plane=_int_type(n_in),
+        count=_int_type(n_in),
+        inner=_int_type(inner),
         accum=f"ap_int<{acc_bits}>",
-        out_accum=FixedSpec(oa_int + res_frac, oa_int),
+        scaled=FixedSpec(acc_bits, acc_bits + scales.exponent),
         result=FixedSpec(res_int + res_frac, res_int),
         midpoint=midpoint,
+        basis_bits=signed_integer_bits(float(np.max(np.abs(scales.basis), initial=0))),
+        bias_bits=signed_integer_bits(float(np.max(np.abs(scales.bias), initial=0))),
+        scales=scales,
     )
 
 
 def dense_reference(x: np.ndarray, kernel: LQKernel, inp: LQInput, bias: np.ndarray) -> np.ndarray:
-    """``(batch, n_in) -> (batch, n_out)`` the way the C++ computes it (integers, then one scale).
+    """``(batch, n_in) -> (batch, n_out)`` the way the C++ computes it (integers on one grid, then its scale).
 
     ``x`` must already be on the input's grid (levels of an LQ input, or the fixed-point type).
     """
@@ -193,5 +227,6 @@ def dense_reference(x: np.ndarray, kernel: LQKernel, inp: LQInput, bias: np.ndar
     ex = ((codes[..., None] >> np.arange(inp.kx)) & 1) * 2 - 1  # (batch, n_in, kx)
     ew = ((kernel.codes[..., None] >> np.arange(kernel.kw)) & 1) * 2 - 1  # (n_out, n_in, kw)
     d = np.einsum("bip,jiq->bjpq", ex, ew)
-    acc = np.einsum("bjpq,p,qj->bj", d, inp.mantissa, kernel.mantissa)
-    return acc * np.exp2(inp.exponent + kernel.exponent)[None, :] + np.asarray(bias, np.float64)[None, :]
+    scales = fold_row_scales(kernel, inp, bias, exact_spec(bias, "bias"))
+    acc = np.einsum("bjpq,p,qj->bj", d, inp.mantissa, scales.basis) + scales.bias[None, :]
+    return acc * 2.0**scales.exponent

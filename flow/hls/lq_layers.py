@@ -3,7 +3,8 @@
 ``LQDense`` / ``LQConv1D`` / ``LQConv2D`` are made by the ``replace_lq_layers`` pass from stock
 nodes whose kernel quantizer is ``quantized_lq``. Their input planes come from the nearest LQ
 activation upstream (through Reshape/Flatten and max pooling, which keep values on its levels)
-or else from the input's own fixed-point bits (see :mod:`flow.hls.lq_encode`).
+or else from the input's own fixed-point bits (see :mod:`flow.hls.lq_encode`). Their lanes, ROM
+layout and cycles are :meth:`LQRowLayer.microarch` (:mod:`flow.hls.lq_microarch`).
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from hls4ml.model.layers import Layer, register_layer
 from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
 
 from flow.hls.encode import exact_spec
-from flow.hls.layers import add_bias, add_exact_result, precision_spec
-from flow.hls.lq_encode import LQInput, LQKernel, fixed_planes, fold_offset_plane, lq_levels, size_types
+from flow.hls.layers import add_exact_result, conv_scan_of, precision_spec
+from flow.hls.lq_encode import LQInput, LQKernel, LQTypes, fixed_planes, fold_offset_plane, lq_levels, size_types
 from flow.hls.lq_handler import LQ_ACTIVATION
+from flow.hls.lq_microarch import LQRows
+from flow.hls.microarch import ConvScan
 
 #: Layers between an LQ activation and a kernel that keep every value on the activation's levels.
 LEVEL_PRESERVING = ("Reshape", "Flatten", "Transpose")
@@ -105,8 +108,23 @@ class LQRowLayer(Layer):
         data = precision_spec(source_precision(self), f"layer '{self.name}'")
         return fixed_planes(data, f"layer '{self.name}'")
 
+    def conv_scan(self) -> ConvScan | None:
+        """The streaming geometry of a convolution (None for Dense)."""
+        return None
+
+    def microarch(self) -> LQRows:
+        """This layer's lanes, reuse factor, ROM shapes and cycles (:mod:`flow.hls.lq_microarch`)."""
+        kernel: LQKernel = self.get_attr("lq_kernel")
+        inp: LQInput = self.get_attr("lq_input")
+        types: LQTypes = self.get_attr("lq_types")
+        return LQRows(
+            self.name, kernel.n_in, kernel.n_out, inp.kx, kernel.kw, int(self.get_attr("lq_reuse_factor")),
+            str(self.get_attr("strategy")).lower(), self.conv_scan(), types.basis_bits, types.bias_bits,
+        )
+
     def initialize(self):
         _require_msq_backend(self, "an LQ/binary kernel")
+        self.set_attr("reuse_factor", self.get_attr("lq_reuse_factor"))  # hls4ml set the configured one
         kernel: LQKernel = self.get_attr("lq_kernel")
         bias = np.asarray(self.get_attr("bias_values"), dtype=np.float64)
         inp = self.input_planes()
@@ -117,16 +135,20 @@ class LQRowLayer(Layer):
         self.set_attr("lq_input", inp)
         self.set_attr("lq_types", types)
         add_exact_result(self, types.result, self.output_shape(), " (fewer mantissa_bits in quantized_lq keep it exact)")
-        mant_spec = exact_spec(kernel.mantissa, f"layer '{self.name}' basis")
+        arch = self.microarch()
+        # Lane order (flow.hls.lq_microarch): element (l * k + i) * RF + c belongs to row l * RF + c.
         self.add_weights_variable(
             name="wc", var_name="wc{index}", type_name="wc{index}_t",
-            precision=IntegerPrecisionType(kernel.kw, signed=False), data=kernel.codes.reshape(-1),
+            precision=IntegerPrecisionType(arch.segment_bits, signed=False), data=arch.code_layout(kernel.codes),
         )
         self.add_weights_variable(
             name="aw", var_name="aw{index}", type_name="aw{index}_t",
-            precision=IntegerPrecisionType(mant_spec.width, signed=True), data=kernel.mantissa.T.reshape(-1),
+            precision=IntegerPrecisionType(types.basis_bits, signed=True), data=arch.basis_layout(types.scales.basis),
         )
-        add_bias(self, bias, bias_spec)
+        self.add_weights_variable(
+            name="bias", var_name="b{index}", type_name="bias{index}_t",
+            precision=IntegerPrecisionType(types.bias_bits, signed=True), data=arch.bias_layout(types.scales.bias),
+        )
 
 
 class LQDense(LQRowLayer):
@@ -137,11 +159,17 @@ class LQDense(LQRowLayer):
 
 
 class LQConv2D(LQRowLayer):
+    def conv_scan(self) -> ConvScan:
+        return conv_scan_of(self)
+
     def output_shape(self) -> list[int]:
         return [self.get_attr("out_height"), self.get_attr("out_width"), self.get_attr("n_filt")]
 
 
 class LQConv1D(LQRowLayer):
+    def conv_scan(self) -> ConvScan:
+        return conv_scan_of(self)
+
     def output_shape(self) -> list[int]:
         return [self.get_attr("out_width"), self.get_attr("n_filt")]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
 
-from flow.hls.encode import exact_spec, lanes
+from flow.hls.encode import exact_spec
 from flow.hls.lq_encode import LQInput, LQKernel, LQTypes
 from flow.hls.lq_layers import LQActivation, LQConv1D, LQConv2D, LQDense
 from flow.hls.templates import conv_config
@@ -20,18 +20,28 @@ PLANES_TEMPLATE = """struct {name} : nnet::lq_dense_config {{
     static const unsigned n_out = {n_out};
     static const unsigned kx = {kx};
     static const unsigned kw = {kw};
-    static const unsigned reuse_factor = {reuse};
+    // Lanes fold rows: lane l computes row l * reuse_factor + cycle (flow/hls/lq_microarch.py).
+    static const unsigned reuse_factor = {reuse_factor};
     static const unsigned lanes = {lanes};
+    static const unsigned seg_inputs = {seg_inputs};
+    static const unsigned segments = {segments};
+    static const unsigned code_words = {code_words};
+    static const unsigned basis_words = {basis_words};
+    // Code ROM (Resource): {rom_width} bits x {rom_depth} words.
+    static const unsigned rom_width = {rom_width};
+    static const unsigned rom_depth = {rom_depth};
     static const bool lq_input = {lq_input};
     static const bool offset_plane = {offset_plane};
     static const unsigned n_levels = {n_levels};
     static const unsigned n_mid_alloc = {n_mid_alloc};
+    static const int out_exponent = {out_exponent};
     typedef {weight_t} weight_t;
     typedef {basis_t} basis_t;
     typedef {bias_t} bias_t;
-    typedef {plane_t} plane_t;
+    typedef {count_t} count_t;
+    typedef {inner_t} inner_t;
     typedef {accum_t} accum_t;
-    typedef {out_accum_t} out_accum_t;
+    typedef {scaled_t} scaled_t;
     typedef {mid_t} mid_t;
     // Input planes: x = 2^({in_exp}) * sum_p mx_p e_p ({offset_comment}).
     static int in_mantissa(unsigned p) {{
@@ -45,10 +55,6 @@ PLANES_TEMPLATE = """struct {name} : nnet::lq_dense_config {{
     static unsigned level_code(unsigned l) {{
         static const unsigned table[n_levels] = {{{level_codes}}};
         return table[l];
-    }}
-    static int row_shift(unsigned j) {{
-        static const int table[n_out] = {{{shifts}}};
-        return table[j];
     }}
 }};
 """
@@ -89,7 +95,6 @@ def planes_config(node, name: str) -> str:
     kernel: LQKernel = node.get_attr("lq_kernel")
     inp: LQInput = node.get_attr("lq_input")
     types: LQTypes = node.get_attr("lq_types")
-    rf = int(node.get_attr("reuse_factor"))
     n_levels = len(inp.level_codes) if inp.is_lq else 2
     params = {
         "name": name,
@@ -97,25 +102,25 @@ def planes_config(node, name: str) -> str:
         "n_out": kernel.n_out,
         "kx": inp.kx,
         "kw": kernel.kw,
-        "reuse": rf,
-        "lanes": lanes(kernel.n_out, rf),
+        **node.microarch().config_values(),
         "lq_input": "true" if inp.is_lq else "false",
         "offset_plane": "true" if inp.offset_plane else "false",
         "offset_comment": "the offset plane last" if inp.offset_plane else "offset folded into the bias",
         "n_levels": n_levels,
         "n_mid_alloc": max(1, n_levels - 1),
+        "out_exponent": types.scales.exponent,
         "weight_t": node.get_weights("wc").type.name,
         "basis_t": node.get_weights("aw").type.name,
         "bias_t": node.get_weights("bias").type.name,
-        "plane_t": types.plane,
+        "count_t": types.count,
+        "inner_t": types.inner,
         "accum_t": types.accum,
-        "out_accum_t": types.out_accum.cpp(),
+        "scaled_t": types.scaled.cpp(),
         "mid_t": types.midpoint.cpp() if types.midpoint else "ap_fixed<2,2>",
         "in_exp": inp.exponent,
         "in_mantissa": _ints(inp.mantissa),
         "midpoints": _exact(inp.midpoints) if inp.is_lq else "0",
         "level_codes": _ints(inp.level_codes) if inp.is_lq else "0, 1",
-        "shifts": _ints(inp.exponent + kernel.exponent),
     }
     return PLANES_TEMPLATE.format(**params)
 

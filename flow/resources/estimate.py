@@ -175,13 +175,49 @@ def balanced_reuse_factors(works: list, interval: int) -> list:
     return out
 
 
-def estimate(works: list[LayerWork], board: Board, costs: Costs | None = None, budget: dict | None = None) -> dict:
-    """Per-layer and total DSP/LUT/FF/BRAM, cycles, latency, GOPS and a fit verdict per resource."""
+#: Bits of an output value's lane when the model's output type is not known here (exact sums are wide).
+OUTPUT_LANE_BITS = 32
+
+
+def _lane(bits: int) -> int:
+    return next(lane for lane in (8, 16, 32, 64) if lane >= bits)
+
+
+def axi_beats(n_values: int, value_bits: int) -> int:
+    """Beats of one sample on the AXI stream (the rule of ``msq_overlay.packing.beat_format``: lanes of
+    8/16/32/64 bits, a 64-bit beat unless the whole sample fits one 32-bit beat)."""
+    lane = _lane(value_bits)
+    if n_values * lane <= 32:
+        return 1
+    return -(-n_values // (64 // lane))
+
+
+def model_axi_beats(model, data_bits: int) -> tuple[int, int]:
+    """(input, output) beats per sample of a Keras model on the AXI-stream top."""
+    import numpy as np
+
+    n_in = int(np.prod(model.input_shape[1:]))
+    n_out = int(np.prod(model.output_shape[1:]))
+    return axi_beats(n_in, data_bits), axi_beats(n_out, OUTPUT_LANE_BITS)
+
+
+def estimate(works: list[LayerWork], board: Board, costs: Costs | None = None, budget: dict | None = None,
+             io_beats: tuple[int, int] | None = None) -> dict:
+    """Per-layer and total DSP/LUT/FF/BRAM, cycles, latency, GOPS and a fit verdict per resource.
+
+    ``io_beats`` (input, output beats per sample, :func:`model_axi_beats`) adds the AXI-stream top:
+    its receive and send processes run beside the model under DATAFLOW, so the interval is the
+    slowest of the layers and the two streams, and the latency of one input adds both.
+    """
     costs = costs or Costs()
     budget = {**DEFAULT_BUDGET, **(budget or {})}
     layers = [estimate_layer(w, costs) for w in works]
     total = {k: sum(layer[k] for layer in layers) for k in ("dsp", "lut", "ff", "bram36", "cycles", "macs")}
     total["interval"] = max((layer["cycles"] for layer in layers), default=0)
+    if io_beats is not None:
+        total["cycles"] += sum(io_beats)
+        total["interval"] = max(total["interval"], *io_beats)
+        total["axi_beats"] = list(io_beats)
     latency_s = total["cycles"] / (board.clock_mhz * 1e6)
     available = board.budget()
     fit = {k: total[k] <= budget[k] * available[k] for k in available}
@@ -286,6 +322,13 @@ def conv_scan_of_keras(layer) -> ConvScan | None:
     return ConvScan(in_shape[0], in_shape[1], int(layer.kernel.shape[-2]), kernel[0], kernel[1], *pads[0], *pads[1])
 
 
+def estimate_model(model, board: Board, reuse_factor: int = 1, data_bits: int = 8, strategy: str | None = None,
+                   costs: Costs | None = None, budget: dict | None = None) -> dict:
+    """:func:`estimate` of a Keras model on the AXI-stream top (its layers and its stream beats)."""
+    works = works_from_model(model, reuse_factor, data_bits, strategy)
+    return estimate(works, board, costs, budget, io_beats=model_axi_beats(model, data_bits))
+
+
 def works_from_model(model, reuse_factor: int = 1, data_bits: int = 8, strategy: str | None = None) -> list:
     """Row-quantized layers of a Keras model (SP2/MSQ kernels) as :class:`LayerWork`, LQ/binary
     layers (``quantized_lq`` kernels) as :class:`flow.resources.lq.LQWork`.
@@ -304,7 +347,7 @@ def works_from_model(model, reuse_factor: int = 1, data_bits: int = 8, strategy:
     for layer in model.layers:
         q = getattr(layer, "kernel_quantizer_internal", None)
         if isinstance(q, quantized_lq):
-            works.append(lq_work(layer, model, reuse_factor, data_bits))
+            works.append(lq_work(layer, model, reuse_factor, data_bits, strategy))
             continue
         if not hasattr(layer, "kernel") or len(layer.kernel.shape) < 2:
             continue
@@ -346,7 +389,8 @@ def format_estimate(result: dict) -> str:
     )
     lines += ["", f"{result['board']}: {util}",
               f"latency {result['latency_us']:.2f} us, {result['gops']:.2f} GOPS, "
-              f"{result['inputs_per_s']:.0f} inputs/s (interval {result['total']['interval']} cycles)"]
+              f"{result['inputs_per_s']:.0f} inputs/s (interval {result['total']['interval']} cycles"
+              + (", AXI beats in/out {}/{})".format(*result["total"]["axi_beats"]) if "axi_beats" in result["total"] else ")")]
     notes = [f"{r['layer']}: {r['note']}" for r in result["layers"] if r.get("note")]
     if notes:
         lines += ["", "notes (estimated, not measured):", *notes]
@@ -354,7 +398,8 @@ def format_estimate(result: dict) -> str:
 
 
 def optimize(works: list[LayerWork], board: Board, costs: Costs | None = None, budget: dict | None = None,
-             step: float = 0.05, reuse_factors=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)) -> dict:
+             step: float = 0.05, reuse_factors=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+             io_beats: tuple[int, int] | None = None) -> dict:
     """The SP2 share and (model-wide) ReuseFactor with the highest GOPS that fit the budget.
 
     Every layer gets ``round(share * n_out)`` SP2 rows. Raises ValueError naming the resources
@@ -373,7 +418,7 @@ def optimize(works: list[LayerWork], board: Board, costs: Costs | None = None, b
                 else dataclasses.replace(w, reuse_factor=rf)
                 for w in works
             ]
-            result = estimate(trial, board, costs, budget)
+            result = estimate(trial, board, costs, budget, io_beats)
             result.update(sp2_share=share, reuse_factor=rf)
             if all(result["fits"].values()):
                 if best is None or result["gops"] > best["gops"]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flow.boards import Board, get_board
-from flow.resources.estimate import DEFAULT_BUDGET, estimate, optimize, works_from_model
+from flow.resources.estimate import DEFAULT_BUDGET, estimate_model, optimize, works_from_model
 
 REUSE_FACTORS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 RESOURCE_NAMES = {"dsp": "DSP", "lut": "LUT", "ff": "FF", "bram36": "BRAM36"}
@@ -53,7 +53,7 @@ class Fit:
 
 def fit_at(model, board: Board, strategy: str, reuse_factor: int, data_bits: int = 8) -> Fit:
     """The estimate of ``model`` built with ``strategy`` / ``reuse_factor`` on ``board``."""
-    return Fit(strategy, reuse_factor, estimate(works_from_model(model, reuse_factor, data_bits, strategy), board))
+    return Fit(strategy, reuse_factor, estimate_model(model, board, reuse_factor, data_bits, strategy))
 
 
 def smallest_fit(model, board: Board, strategy: str = "Latency", data_bits: int = 8) -> Fit | None:
