@@ -187,3 +187,17 @@ def test_io_parallel_conv_above_the_frame_limit_is_refused(project_dir):
     freeze_msq_rows(model)
     with pytest.raises(ValueError, match="io_parallel convolution on a .* convert with io_type='io_stream'"):
         convert(model, project_dir, ConvertConfig(io_type="io_parallel"), compile=False)
+
+
+def test_a_disabled_replacement_pass_fails_the_kernel_check(project_dir, monkeypatch):
+    """The batteries' kernel check is not vacuous: without our pass the layers stay hls4ml's."""
+    from flow.convert import ConvertConfig, convert
+    from flow.hls.passes.replace_row_quantized_layers import ReplaceRowQuantizedLayers
+    from tests.test_csim_dense import build
+
+    model = build((16, (12,), 5), 4, 0.5, seed=3)
+    monkeypatch.setattr(ReplaceRowQuantizedLayers, "match", lambda self, node: False)
+    hm = convert(model, project_dir, ConvertConfig(), compile=False, allow_approximate=True, report=lambda *a: None)
+    hm.write()
+    with pytest.raises(AssertionError, match="not one of our MSQ kernels"):
+        assert_our_kernels(hm, model)

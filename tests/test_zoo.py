@@ -9,6 +9,7 @@ import tensorflow as tf
 from flow.convert import ConvertConfig, convert, freeze_msq_rows
 from flow.data import IMAGE_SHAPES, load_digits
 from flow.models import QuantSpec, cnn1d, resnet8, thesis_mlp, vgg
+from tests.kernel_checks import assert_our_kernels
 
 
 @pytest.mark.parametrize("shape, blocks", [((8, 8, 1), 3), ((28, 28, 1), 4), ((32, 32, 3), 5)])
@@ -49,6 +50,7 @@ def test_zoo_cnn_msq4_bit_exact_on_digits(arch, io_type, digits_images, project_
     model = vgg(d.x_test.shape[1:], 10, width=0.125, spec=spec) if arch == "vgg" else resnet8(d.x_test.shape[1:], 10, width=8, spec=spec)
     freeze_msq_rows(model)
     hm = convert(model, project_dir, ConvertConfig(io_type=io_type))
+    assert_our_kernels(hm, model)
     y = model.predict(d.x_test, verbose=0)
     y_csim = hm.predict(np.ascontiguousarray(d.x_test)).reshape(y.shape)
     assert np.array_equal(y, y_csim), f"{np.sum(y != y_csim)} of {y.size} outputs differ"
