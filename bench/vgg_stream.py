@@ -49,7 +49,7 @@ def run(board_name: str) -> list[dict]:
                 for t in INTERVALS]
     rows = []
     for name, works in designs:
-        result = estimate(works, board, io_beats=model_axi_beats(net, 8))
+        result = estimate(works, board, io_beats=model_axi_beats(net, 8, "io_stream"), io_type="io_stream")
         total = result["total"]
         rows.append({
             "design": name, "reuse_factors": [layer["reuse_factor"] for layer in result["layers"]],

@@ -79,8 +79,9 @@ def cmd_estimate(args) -> int:
     board = get_board(args.board)
     model = flow.load_model(args.model)
     works = works_from_model(model, args.reuse_factor, args.data_bits)
-    beats = model_axi_beats(model, args.data_bits)
-    result = optimize(works, board, io_beats=beats) if args.optimize else estimate(works, board, io_beats=beats)
+    beats = model_axi_beats(model, args.data_bits, args.io_type)
+    result = (optimize(works, board, io_beats=beats, io_type=args.io_type) if args.optimize
+              else estimate(works, board, io_beats=beats, io_type=args.io_type))
     print(format_estimate(result))
     if args.optimize:
         from flow.resources.estimate import LayerWork
@@ -206,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--board", default="pynq-z2")
     e.add_argument("--reuse-factor", type=_positive_int, default=1)
     e.add_argument("--data-bits", type=_positive_int, default=8)
+    e.add_argument("--io-type", default="io_parallel", choices=("io_parallel", "io_stream"))
     e.add_argument("--optimize", action="store_true", help="search the SP2 share and ReuseFactor with the most GOPS that fit")
     e.set_defaults(func=cmd_estimate)
 

@@ -124,11 +124,12 @@ def step_fit(state: DemoState, cfg: DemoConfig) -> DemoState:
 
     board, model = get_board(cfg.board), state.models["msq"]
     asked = (cfg.convert.strategy, cfg.convert.reuse_factor)
+    io_type = cfg.convert.io_type
     if cfg.fit_board:
-        point, chosen = gate(model, board, *asked)
+        point, chosen = gate(model, board, *asked, io_type=io_type)
         chosen = chosen or point
     else:
-        point = chosen = fit_at(model, board, *asked)
+        point = chosen = fit_at(model, board, *asked, io_type=io_type)
     state.convert = dataclasses.replace(cfg.convert, strategy=chosen.strategy, reuse_factor=chosen.reuse_factor,
                                         part=board.part)
     state.fit = {"summary": chosen.summary(), "fits": chosen.fits, "strategy": chosen.strategy,

@@ -45,17 +45,17 @@ def project(tmp_path_factory):
 def test_fixed_rows_multiply_on_dsp_sp2_rows_shift_add_on_fabric(project):
     _, _, out = project
     header = (out / "firmware" / "nnet_utils" / "nnet_msq_dense.h").read_text()
-    fixed = _function_body(header, "void msq_fixed_lanes")
     sp2 = _function_body(header, "typename CONFIG_T::sp2_term_t msq_sp2_product")
-    sp2_lanes = _function_body(header, "void msq_sp2_lanes")
-    assert "#pragma HLS BIND_OP variable=prod op=mul impl=dsp" in fixed
-    assert re.search(r"prod = data\[[^]]+\] \* weights\[k\]", fixed)
     assert "*" not in sp2.replace("/*", "").replace("*/", ""), "SP2 product must not multiply"
     assert "#pragma HLS BIND_OP variable=sum op=add impl=fabric" in sp2
     assert ">> f1" in sp2 and ">> f2" in sp2
-    assert "*" not in sp2_lanes.replace("CONFIG_T::n_sp2 * CONFIG_T::n_in", "").replace(
-        "l * CONFIG_T::reuse_factor", ""
-    ), "SP2 lanes multiply only loop indices"
+    for schedule in ("void msq_lanes_split", "void msq_lanes_folded"):
+        body = _function_body(header, schedule)
+        fixed, sp2_lanes = body.split("Sp2", 1)
+        # the pragma right after the declaration, before the one multiply it binds
+        assert re.search(r"fix_prod_t prod;\s*#pragma HLS BIND_OP variable=prod op=mul impl=dsp\s*prod = \w+(\[\w+\])? \* wf\[", fixed)
+        assert fixed.count(" * wf[") == 1
+        assert " * ws[" not in sp2_lanes and "msq_sp2_product" in sp2_lanes, "SP2 lanes shift and add, no multiply"
 
 
 @pytest.mark.csim

@@ -152,7 +152,9 @@ def test_io_stream_vgg_fifos_are_below_a_frame_and_line_buffers_hold_fh_minus_1_
             frames[out.name] = out.shape[0] * out.shape[1]
     assert max(frames.values()) == 32 * 32
     for name, frame in frames.items():
-        assert depths[name] <= min(frame, microarch.STREAM_DEPTH), f"{name}: FIFO depth {depths[name]} (frame {frame})"
+        # at most one padded row of the widest input (34 packets), never a frame
+        assert depths[name] <= min(frame, 34), f"{name}: FIFO depth {depths[name]} (frame {frame})"
+        assert depths[name] < frame or frame <= microarch.STREAM_DEPTH, f"{name}: FIFO depth {depths[name]} is a frame"
     structs = config_structs(hm)
     for layer in model.layers:
         if type(layer).__name__ != "QConv2D":
@@ -201,3 +203,68 @@ def test_a_disabled_replacement_pass_fails_the_kernel_check(project_dir, monkeyp
     hm.write()
     with pytest.raises(AssertionError, match="not one of our MSQ kernels"):
         assert_our_kernels(hm, model)
+
+
+def _dense_model(n_in: int, n_out: int, seed: int = 0):
+    import tensorflow as tf
+    from qkeras import QActivation, QDense, quantized_bits
+
+    from flow.convert import freeze_msq_rows
+    from flow.quantizers import quantized_msq
+
+    tf.keras.utils.set_random_seed(seed)
+    inp = tf.keras.Input((n_in,))
+    x = QActivation(quantized_bits(8, 2, alpha=1), name="q_in")(inp)
+    x = QDense(n_out, kernel_quantizer=quantized_msq(4, 0.5), bias_quantizer=quantized_bits(8, 3, alpha=1), name="fc")(x)
+    model = tf.keras.Model(inp, x)
+    freeze_msq_rows(model)
+    return model
+
+
+def test_a_weight_rom_wider_than_vitis_builds_is_refused(project_dir):
+    from flow.convert import ConvertConfig, convert
+
+    model = _dense_model(512, 256)  # RF 1 Resource: 512 * 256 lanes x 4 bits = 524288-bit words
+    with pytest.raises(ValueError, match=r"layer 'fc': at ReuseFactor 1 the weight ROM word is \d+ bits, above the 65536"):
+        convert(model, project_dir, ConvertConfig(strategy="Resource", reuse_factor=1), compile=False)
+
+
+def test_a_stream_packet_wider_than_vitis_allows_is_refused(project_dir):
+    from flow.convert import ConvertConfig, convert
+
+    model = _dense_model(8, 600)
+    with pytest.raises(ValueError, match=r"layer 'fc': its output packet is 600 values x \d+ bits = \d+ bits, above the 4096"):
+        convert(model, project_dir, ConvertConfig(io_type="io_stream"), compile=False)
+
+
+def test_pipeline_style_pipeline_with_our_convolutions_is_refused(project_dir):
+    import hls4ml
+
+    from flow.convert import ConvertConfig, hls_config
+    from tests.test_csim_conv import cnn2d
+
+    model = cnn2d(3, 1, "same", 2, 3, 0.5, seed=5)
+    config = hls_config(model, ConvertConfig())
+    config["Model"]["PipelineStyle"] = "pipeline"
+    with pytest.raises(ValueError, match="PipelineStyle 'pipeline' with MSQ/LQ convolutions would unroll"):
+        hls4ml.converters.convert_from_keras_model(model, hls_config=config, output_dir=str(project_dir), backend="MSQ")
+
+
+def test_latency_layers_folded_over_cycles_get_a_dataflow_top(project_dir):
+    from flow.convert import ConvertConfig, convert
+
+    model = _dense_model(16, 8)
+    hm = convert(model, project_dir, ConvertConfig(strategy="Latency", reuse_factor=4), compile=False)
+    hm.write()
+    source = project_file(hm, f"{hm.config.get_project_name()}.cpp")
+    assert "#pragma HLS DATAFLOW" in source and "#pragma HLS PIPELINE" not in source
+
+
+def test_an_io_parallel_sample_wider_than_a_stream_word_is_refused():
+    from flow.build.steps import check_sample_channels
+
+    io = {"io_type": "io_parallel", "input": {"shape": [28, 28, 1], "type": {"width": 8}},
+          "output": {"shape": [10], "type": {"width": 16}}}
+    with pytest.raises(ValueError, match="the input sample is 6272 bits, above the 4096-bit .* --io-type io_stream"):
+        check_sample_channels(io)
+    check_sample_channels({**io, "io_type": "io_stream"})

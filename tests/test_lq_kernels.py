@@ -68,7 +68,7 @@ def test_lanes_read_one_word_of_each_rom_per_cycle():
     for wrapper in ("lq_dense_resource",):
         body = function_body(source, wrapper)
         assert "ARRAY_RESHAPE variable=wc block factor=CONFIG_T::code_words" in body
-        assert "BIND_STORAGE variable=wc type=rom_np impl=bram" in body
+        assert "BIND_STORAGE variable=wc type=rom_1p impl=bram" in body
         assert "ARRAY_RESHAPE variable=aw block factor=CONFIG_T::basis_words" in body
         assert "ARRAY_RESHAPE variable=biases block factor=CONFIG_T::lanes" in body
 

@@ -123,3 +123,26 @@ def test_axi_beats_bound_the_interval_and_add_to_the_latency():
     streamed = estimate(works, get_board("pynq-z2"), io_beats=(100, 3))
     assert streamed["total"]["interval"] == 100 > plain["total"]["interval"]
     assert streamed["total"]["cycles"] == plain["total"]["cycles"] + 103
+
+
+def test_constant_products_by_zero_or_powers_of_two_need_no_dsp():
+    from flow.resources.estimate import Costs, estimate_layer
+
+    latency = LayerWork("l", 16, 8, 4, reuse_factor=1, strategy="latency", dsp_products=10)
+    resource = LayerWork("l", 16, 8, 4, reuse_factor=2, strategy="resource", dsp_products=10)
+    assert estimate_layer(latency, Costs())["dsp"] == 10  # constants: only the non-trivial mantissas
+    assert estimate_layer(resource, Costs())["dsp"] == 4 * 8  # weights from ROM: one DSP per lane
+
+
+def test_multiplier_products_counts_mantissas_that_are_not_0_or_powers_of_two():
+    import numpy as np
+
+    from flow.hls.encode import encode_dense
+    from flow.quantizers import quantized_msq
+    from flow.resources.estimate import multiplier_products
+
+    q = quantized_msq(4, 0.0)  # every row fixed point
+    kernel = np.array([[1.0, 0.25], [0.5, 0.75], [0.0, -0.375], [-0.125, 0.625]], dtype=np.float32)
+    k = np.abs(encode_dense(q.encode(kernel)).fix_weights)
+    expected = int(np.count_nonzero((k != 0) & ((k & (k - 1)) != 0)))
+    assert multiplier_products(q, kernel) == expected and 0 < expected < k.size

@@ -33,7 +33,7 @@ def _backbone_of(cfg: BuildConfig):
 def optimize_config(cfg: BuildConfig, echo=print) -> BuildConfig:
     """``--optimize``: the requested design if it fits, else the fastest one that does (or DoesNotFit)."""
     backbone = _backbone_of(cfg)
-    point, better = gate(backbone, cfg.board_info, cfg.strategy, cfg.reuse_factor)
+    point, better = gate(backbone, cfg.board_info, cfg.strategy, cfg.reuse_factor, io_type=cfg.io_type)
     if point.fits:
         echo(f"[optimize] {point.summary()}: kept")
         return cfg
@@ -50,13 +50,13 @@ def step_fit(ctx) -> None:
 
     cfg = ctx.cfg
     backbone = _backbone_of(cfg)
-    point = fit_at(backbone, cfg.board_info, cfg.strategy, cfg.reuse_factor)
+    point = fit_at(backbone, cfg.board_info, cfg.strategy, cfg.reuse_factor, io_type=cfg.io_type)
     ctx.state["estimate"] = _estimate_record(point)
     ctx.log("fit").write_text(format_estimate(point.result) + "\n\n" + point.summary() + "\n")
     ctx.echo(f"[fit] {point.summary()}")
     if point.fits:
         return
-    better = smallest_fit(backbone, cfg.board_info, cfg.strategy)
+    better = smallest_fit(backbone, cfg.board_info, cfg.strategy, io_type=cfg.io_type)
     message = refusal(point, better, backbone, cfg.board_info)
     if not cfg.allow_overbudget:
         raise DoesNotFit(message)

@@ -168,7 +168,26 @@ def _model_call(io: dict) -> str:
     }}"""
 
 
+#: Widest hls::stream word Vitis HLS accepts (a struct on a stream is packed into one word).
+MAX_STREAM_WORD_BITS = 4096
+
+
+def check_sample_channels(io: dict) -> None:
+    """An io_parallel model's samples travel between the AXI top's processes as one stream word each;
+    refuse samples wider than Vitis HLS allows, with the way out."""
+    if io.get("io_type", "io_parallel") == "io_stream":
+        return
+    for side in ("input", "output"):
+        bits = int(np.prod(io[side]["shape"])) * int(io[side]["type"]["width"])
+        if bits > MAX_STREAM_WORD_BITS:
+            raise ValueError(
+                f"the {side} sample is {bits} bits, above the {MAX_STREAM_WORD_BITS}-bit stream word Vitis HLS allows "
+                "between the AXI top's io_parallel processes; build with --io-type io_stream"
+            )
+
+
 def _config_header(io: dict) -> str:
+    check_sample_channels(io)
     fin, fout = stream_format(io["input"]), stream_format(io["output"])
     stream = io.get("io_type", "io_parallel") == "io_stream"
     cin, cout = io["input"]["ctype"], io["output"]["ctype"]

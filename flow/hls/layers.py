@@ -47,6 +47,33 @@ def add_exact_result(layer: Layer, result: FixedSpec, shape: list[int], hint: st
     layer.add_output_variable(shape, precision=FixedPrecisionType(result.width, result.integer, signed=True))
 
 
+#: Widest hls::stream word Vitis HLS accepts: a packet (``nnet::array``) is packed into one word.
+MAX_STREAM_WORD_BITS = 4096
+
+
+def check_stream_packets(layer: Layer, packets: dict[str, tuple[int, int]]) -> None:
+    """Refuse stream packets wider than Vitis HLS allows (``{what: (values, bits per value)}``)."""
+    for what, (values, bits) in packets.items():
+        if values * bits > MAX_STREAM_WORD_BITS:
+            raise ValueError(
+                f"layer '{layer.name}': its {what} packet is {values} values x {bits} bits = {values * bits} bits, above "
+                f"the {MAX_STREAM_WORD_BITS}-bit stream word Vitis HLS allows; use fewer filters/units in this layer or "
+                "narrower types (fewer weight/activation bits)"
+            )
+
+
+def layer_packets(layer: Layer, out_bits: int, conv: bool) -> dict[str, tuple[int, int]]:
+    """The stream packets a layer writes (io_stream) or streams inside itself (convolutions)."""
+    packets = {}
+    io_stream = layer.model.config.get_config_value("IOType") == "io_stream"
+    if conv or io_stream:
+        packets["output"] = (int(layer.get_output_variable().shape[-1]), out_bits)
+    if conv:
+        precision = layer.get_input_variable().type.precision
+        packets["input pixel"] = (int(layer.get_attr("n_chan")), int(precision.width))
+    return packets
+
+
 def add_bias(layer: Layer, bias: np.ndarray, bias_spec: FixedSpec) -> None:
     """The bias weights ``b<index>`` in their exact type."""
     layer.add_weights_variable(
@@ -74,10 +101,12 @@ class MSQRowLayer(Layer):
     def microarch(self) -> RowKernel:
         """This layer's lanes, reuse factor, ROM shape and cycles (:mod:`flow.hls.microarch`)."""
         enc: DenseEncoding = self.get_attr("encoding")
-        return RowKernel(
+        kernel = RowKernel(
             self.name, enc.n_in, enc.n_out, len(enc.sp2_rows), int(self.get_attr("row_reuse_factor")), enc.bits,
             str(self.get_attr("strategy")).lower(), self.conv_scan(),
         )
+        kernel.check_rom_words()
+        return kernel
 
     def initialize(self):
         enc: DenseEncoding = self.get_attr("encoding")
@@ -88,6 +117,7 @@ class MSQRowLayer(Layer):
         types = size_types(enc, data, bias, bias_spec)
         self.set_attr("msq_types", types)
         add_exact_result(self, types.result, self.output_shape())
+        check_stream_packets(self, layer_packets(self, types.result.width, self.conv_scan() is not None))
         self._add_row_weights(enc, bias, bias_spec)
 
     def _add_row_weights(self, enc: DenseEncoding, bias: np.ndarray, bias_spec: FixedSpec):

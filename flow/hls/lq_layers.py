@@ -15,7 +15,8 @@ from hls4ml.model.layers import Layer, register_layer
 from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
 
 from flow.hls.encode import exact_spec
-from flow.hls.layers import add_exact_result, conv_scan_of, precision_spec
+from flow.hls.microarch import check_rom_word
+from flow.hls.layers import add_exact_result, check_stream_packets, conv_scan_of, layer_packets, precision_spec
 from flow.hls.lq_encode import LQInput, LQKernel, LQTypes, fixed_planes, fold_offset_plane, lq_levels, size_types
 from flow.hls.lq_handler import LQ_ACTIVATION
 from flow.hls.lq_microarch import LQRows
@@ -117,10 +118,13 @@ class LQRowLayer(Layer):
         kernel: LQKernel = self.get_attr("lq_kernel")
         inp: LQInput = self.get_attr("lq_input")
         types: LQTypes = self.get_attr("lq_types")
-        return LQRows(
+        rows = LQRows(
             self.name, kernel.n_in, kernel.n_out, inp.kx, kernel.kw, int(self.get_attr("lq_reuse_factor")),
             str(self.get_attr("strategy")).lower(), self.conv_scan(), types.basis_bits, types.bias_bits,
         )
+        if rows.rom:
+            check_rom_word(rows.rom_shape[0], rows.reuse_factor, f"layer '{self.name}'")
+        return rows
 
     def initialize(self):
         _require_msq_backend(self, "an LQ/binary kernel")
@@ -135,6 +139,7 @@ class LQRowLayer(Layer):
         self.set_attr("lq_input", inp)
         self.set_attr("lq_types", types)
         add_exact_result(self, types.result, self.output_shape(), " (fewer mantissa_bits in quantized_lq keep it exact)")
+        check_stream_packets(self, layer_packets(self, types.result.width, "Conv" in self.class_name))
         arch = self.microarch()
         # Lane order (flow.hls.lq_microarch): element (l * k + i) * RF + c belongs to row l * RF + c.
         self.add_weights_variable(

@@ -37,8 +37,24 @@ from dataclasses import dataclass
 DENSE_DEPTH = 4
 #: Extra cycles of a convolution's scan after its last pixel (estimate).
 SCAN_DEPTH = 4
-#: Largest io_parallel convolution input (values): above it the frame arrays would be registers.
-MAX_PARALLEL_FRAME = 16384
+#: Largest io_parallel convolution input (values): hls4ml partitions io_parallel arrays completely, so a
+#: frame is registers (double-buffered under DATAFLOW) read through a pixel multiplexer.
+MAX_PARALLEL_FRAME = 2048
+
+
+#: Widest word Vitis HLS builds from ARRAY_RESHAPE (a wider weight ROM word is refused at conversion).
+MAX_ROM_WORD_BITS = 65536
+
+
+def check_rom_word(width_bits: int, reuse_factor: int, where: str) -> None:
+    """Refuse a weight ROM word wider than Vitis HLS builds, with the way out."""
+    if width_bits > MAX_ROM_WORD_BITS:
+        factor = -(-width_bits // MAX_ROM_WORD_BITS)
+        raise ValueError(
+            f"{where}: at ReuseFactor {reuse_factor} the weight ROM word is {width_bits} bits, above the "
+            f"{MAX_ROM_WORD_BITS} bits Vitis HLS builds from ARRAY_RESHAPE; use a ReuseFactor about {factor}x larger "
+            "(fewer lanes) or the Latency strategy"
+        )
 
 
 def valid_reuse_factor(n_in: int, n_out: int, reuse_factor: int) -> bool:
@@ -218,6 +234,12 @@ class RowKernel:
             return self.reuse_factor + DENSE_DEPTH
         return self.scan.padded_pixels * self.reuse_factor + SCAN_DEPTH
 
+    def check_rom_words(self) -> None:
+        """Resource strategy: each matrix's ROM word within what Vitis HLS builds."""
+        if self.rom:
+            for array in (self.fixed, self.sp2):
+                check_rom_word(array.rom_shape[0], self.reuse_factor, f"layer '{self.name}'")
+
     def config_values(self) -> dict:
         """The members of ``msq_dense_config`` that this description decides."""
         return {
@@ -234,14 +256,15 @@ class RowKernel:
         }
 
 
-def fifo_depth(packets_per_frame: int) -> int:
+def fifo_depth(packets_per_frame: int, consumer_idle: int = 0) -> int:
     """Depth of a FIFO between two streaming layers.
 
     Every MSQ/LQ layer consumes and produces at most one packet per cycle in scan order, so on a chain
-    a FIFO only has to absorb the pipeline latency between a write and the consumer's read: a small
-    constant (hls4ml's default is the whole frame). Never more than the frame.
+    a FIFO only has to absorb the pipeline latency between a write and the consumer's read (a small
+    constant; hls4ml's default is the whole frame) and the packets the producer may write while the
+    consumer reads nothing (``consumer_idle``: a convolution's padded row). Never more than the frame.
     """
-    return max(1, min(packets_per_frame, STREAM_DEPTH))
+    return max(1, min(packets_per_frame, max(STREAM_DEPTH, consumer_idle)))
 
 
 #: FIFO depth between layers of a chain (packets).
@@ -257,3 +280,28 @@ def bram18(width_bits: int, depth: int) -> int:
         tiles = math.ceil(width_bits / w) * math.ceil(depth / d)
         best = tiles if best is None else min(best, tiles)
     return best
+
+
+#: A line-buffer row up to this many bits is distributed RAM (LUTRAM), above it RAMB18 tiles.
+LUTRAM_MAX_BITS = 1024
+
+
+def line_buffer_row(width_bits: int, depth: int) -> dict:
+    """One line-buffer row memory (one read and one write per cycle): ``{'lut': ..., 'bram18': ...}``.
+
+    Small rows are simple dual-port distributed RAM, 2 LUT6 per bit per 64 words (RAM64X1D); larger
+    ones RAMB18 tiles by their aspect ratios.
+    """
+    if width_bits <= 0 or depth <= 0:
+        return {"lut": 0, "bram18": 0}
+    if width_bits * depth <= LUTRAM_MAX_BITS:
+        return {"lut": 2 * width_bits * math.ceil(depth / 64), "bram18": 0}
+    return {"lut": 0, "bram18": bram18(width_bits, depth)}
+
+
+def mux_luts(width_bits: int, inputs: int) -> int:
+    """LUT6 of an ``inputs``:1 multiplexer of ``width_bits`` bits (a LUT6 selects among 4, MUXF7/8 pair them)."""
+    if inputs <= 1:
+        return 0
+    return width_bits * math.ceil(inputs / 4)
+

@@ -9,13 +9,17 @@ row, ``n_fix`` fixed rows, ``n_sp2`` SP2 rows, reuse factor ``RF``, ``chunks = c
                                              weights change per cycle (ROM or RF > 1), constant
                                              shifts (``sp2_const``) for Latency at RF 1
     adders      = an accumulator per lane (RF > 1) and chunks - 1 adders per row for the row sums
+    muxes       = the input each lane reads (RF:1 per chunk, n_in:1 folded); Latency at RF > 1 also
+                  multiplexes each lane's constant weights by the cycle
+    line buffer = a convolution's (filt_height - 1) rows (LUTRAM or RAMB18) and its window registers
     weight ROM  = Resource strategy: one ROM per matrix, ``lanes x bits`` wide and ``RF`` deep, in
                   RAMB18 tiles by the 7-series aspect ratios (:func:`flow.hls.microarch.bram18`)
     cycles      = Dense RF + DENSE_DEPTH; a convolution scans its padded input, RF cycles per
                   position, + SCAN_DEPTH
 
-Under the DATAFLOW top the layers overlap across inputs: the interval between inputs is the slowest
-layer's cycles, the latency of one input at most their sum.
+Latency of one input: io_parallel layers add up; io_stream layers overlap on the stream (the slowest
+layer plus each layer's fill). The AXI-stream top calls the model once per input, so the interval
+between inputs is that latency (see :func:`estimate`).
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ import math
 from dataclasses import dataclass, field
 
 from flow.boards import Board
-from flow.hls.microarch import DENSE_DEPTH, SCAN_DEPTH, ConvScan, RowKernel, bram18, effective_reuse_factor
+from flow.hls.microarch import (
+    DENSE_DEPTH, SCAN_DEPTH, ConvScan, RowKernel, bram18, effective_reuse_factor, line_buffer_row, mux_luts,
+)
 from flow.quantizers import levels
 from flow.resources.calibrate import load_calibration
 
@@ -51,6 +57,10 @@ class LayerWork:
     strategy: str | None = None
     #: Streaming geometry of a convolution (None: Dense, or a workload without geometry).
     scan: ConvScan | None = None
+    #: Fixed-point products whose constant mantissa needs a multiplier (not 0 or +-2^k): the DSPs of a
+    #: Latency design at RF 1, where constant products by 0 or a power of two fold into wiring
+    #: before binding. None: unknown (one DSP per fixed lane).
+    dsp_products: int | None = None
 
     def __post_init__(self):
         if not 0 <= self.n_sp2 <= self.n_out:
@@ -118,11 +128,23 @@ def layer_cycles(kernel: RowKernel, pixels: int) -> int:
     return kernel.cycles
 
 
+def layer_fill(reuse_factor: int, scan: ConvScan | None, cycles: int) -> int:
+    """Cycles from a layer's first input packet to its first output packet in a stream: a
+    convolution's line buffer fills (filt_height - 1 padded rows and filt_width pixels, RF cycles
+    each); a Dense layer reads its whole input first, then runs its cycles."""
+    if scan is None:
+        return cycles
+    padded_width = scan.in_width + scan.pad_left + scan.pad_right
+    return ((scan.filt_height - 1) * padded_width + scan.filt_width) * reuse_factor
+
+
 def estimate_layer(work, costs: Costs) -> dict:
     from flow.resources.lq import LQWork, estimate_lq_layer
 
     if isinstance(work, LQWork):
-        return estimate_lq_layer(work, costs)
+        result = estimate_lq_layer(work, costs)
+        result.setdefault("fill", layer_fill(result.get("reuse_factor", work.reuse_factor), work.scan, result["cycles"]))
+        return result
     k = row_kernel(work)
     rf = k.reuse_factor
     fix_lanes, sp2_lanes = k.fixed.lanes, k.sp2.lanes
@@ -142,11 +164,25 @@ def estimate_layer(work, costs: Costs) -> dict:
     row_adders = work.n_out * (k.fixed.chunks - 1)
     row_registers = work.n_out if k.fixed.folded else 0  # finished rows of the folded schedule
     bram = bram18(*k.fixed.rom_shape) + bram18(*k.sp2.rom_shape) if k.rom else 0
+    lut = fix_lanes * fixed["lut"] + sp2_lanes * sp2["lut"] + accumulators * acc["lut"] + row_adders * adder["lut"]
+    ff = accumulators * acc["ff"] + (work.n_out + row_registers) * acc_w
+    # the input each lane reads: an RF:1 multiplexer per chunk (split), n_in:1 (folded); shared by all rows
+    lut += k.fixed.chunks * mux_luts(work.data_bits, k.fixed.n_in if k.fixed.folded else rf)
+    if not k.rom and rf > 1:  # Latency at RF > 1: each lane's constant weights multiplexed by the cycle
+        lut += lanes * mux_luts(work.weight_bits, rf)
+    if work.scan is not None:  # line buffer rows and the window registers of the scan
+        row = line_buffer_row(work.scan.n_chan * work.data_bits, work.scan.in_width)
+        lut += (work.scan.filt_height - 1) * row["lut"]
+        bram += (work.scan.filt_height - 1) * row["bram18"]
+        ff += work.scan.window_values * work.data_bits
+    dsp = fix_lanes * fixed["dsp"]
+    if constant and work.dsp_products is not None:
+        dsp = min(dsp, work.dsp_products * fixed["dsp"])
     return {
         "layer": work.name,
-        "dsp": fix_lanes * fixed["dsp"],
-        "lut": fix_lanes * fixed["lut"] + sp2_lanes * sp2["lut"] + accumulators * acc["lut"] + row_adders * adder["lut"],
-        "ff": accumulators * acc["ff"] + (work.n_out + row_registers) * acc_w,
+        "dsp": dsp,
+        "lut": lut,
+        "ff": ff,
         "bram18": bram,
         "bram36": math.ceil(bram / 2),
         "dsp_lanes": fix_lanes,
@@ -154,6 +190,7 @@ def estimate_layer(work, costs: Costs) -> dict:
         "reuse_factor": rf,
         "rom": [list(k.fixed.rom_shape), list(k.sp2.rom_shape)] if k.rom else [],
         "cycles": layer_cycles(k, work.pixels),
+        "fill": layer_fill(k.reuse_factor, work.scan, layer_cycles(k, work.pixels)),
         "macs": work.macs,
         "note": getattr(work, "note", ""),
     }
@@ -192,31 +229,41 @@ def axi_beats(n_values: int, value_bits: int) -> int:
     return -(-n_values // (64 // lane))
 
 
-def model_axi_beats(model, data_bits: int) -> tuple[int, int]:
-    """(input, output) beats per sample of a Keras model on the AXI-stream top."""
+def model_axi_beats(model, data_bits: int, io_type: str = "io_parallel") -> tuple[int, int]:
+    """(input, output) cycles per sample of a Keras model's AXI-stream top: its beats, or for an
+    io_stream model at least one cycle per packet (a pixel of channels) handed to the model."""
     import numpy as np
 
     n_in = int(np.prod(model.input_shape[1:]))
     n_out = int(np.prod(model.output_shape[1:]))
-    return axi_beats(n_in, data_bits), axi_beats(n_out, OUTPUT_LANE_BITS)
+    beats_in, beats_out = axi_beats(n_in, data_bits), axi_beats(n_out, OUTPUT_LANE_BITS)
+    if io_type == "io_stream":
+        beats_in = max(beats_in, int(np.prod(model.input_shape[1:-1])) if len(model.input_shape) > 2 else 1)
+        beats_out = max(beats_out, int(np.prod(model.output_shape[1:-1])) if len(model.output_shape) > 2 else 1)
+    return beats_in, beats_out
 
 
 def estimate(works: list[LayerWork], board: Board, costs: Costs | None = None, budget: dict | None = None,
-             io_beats: tuple[int, int] | None = None) -> dict:
+             io_beats: tuple[int, int] | None = None, io_type: str = "io_parallel") -> dict:
     """Per-layer and total DSP/LUT/FF/BRAM, cycles, latency, GOPS and a fit verdict per resource.
 
-    ``io_beats`` (input, output beats per sample, :func:`model_axi_beats`) adds the AXI-stream top:
-    its receive and send processes run beside the model under DATAFLOW, so the interval is the
-    slowest of the layers and the two streams, and the latency of one input adds both.
+    Cycles of one input (``total['cycles']``, the latency): io_parallel layers run one after the
+    other (arrays between them), so their cycles add up; io_stream layers overlap on the stream,
+    so the slowest layer's cycles plus every layer's fill (:func:`layer_fill`). ``io_beats`` (input,
+    output beats per sample, :func:`model_axi_beats`) adds the AXI-stream top's receive and send.
+    The AXI top calls the model once per sample and waits for it, so the interval between inputs is
+    the model's latency (or a stream's beats, when longer): ``total['interval']``.
     """
     costs = costs or Costs()
     budget = {**DEFAULT_BUDGET, **(budget or {})}
     layers = [estimate_layer(w, costs) for w in works]
     total = {k: sum(layer[k] for layer in layers) for k in ("dsp", "lut", "ff", "bram36", "cycles", "macs")}
-    total["interval"] = max((layer["cycles"] for layer in layers), default=0)
+    if io_type == "io_stream" and layers:
+        total["cycles"] = max(layer["cycles"] for layer in layers) + sum(layer["fill"] for layer in layers)
+    total["interval"] = total["cycles"]
     if io_beats is not None:
-        total["cycles"] += sum(io_beats)
         total["interval"] = max(total["interval"], *io_beats)
+        total["cycles"] += sum(io_beats)
         total["axi_beats"] = list(io_beats)
     latency_s = total["cycles"] / (board.clock_mhz * 1e6)
     available = board.budget()
@@ -305,6 +352,22 @@ def resnet18_workload(weight_bits: int = 4, data_bits: int = 8) -> list[LayerWor
     return [LayerWork(n, k, c, 0, p, weight_bits, data_bits) for n, k, c, p in shapes]
 
 
+def multiplier_products(quantizer, kernel) -> int:
+    """Fixed-point products of a row-quantized kernel whose mantissa is not 0 or +-2^k (a constant
+    product by those folds into wiring); SP2 rows are not counted."""
+    import numpy as np
+
+    from flow.hls.encode import encode_dense
+    from flow.quantizers import RowEncoding
+
+    enc = quantizer.encode(kernel)
+    values = np.asarray(enc.values)
+    dense = encode_dense(RowEncoding(values.reshape(-1, values.shape[-1]), enc.scheme, enc.exponent, enc.bits))
+    k = np.abs(dense.fix_weights)
+    trivial = (k == 0) | ((k & (k - 1)) == 0)
+    return int(np.count_nonzero(~trivial))
+
+
 def conv_scan_of_keras(layer) -> ConvScan | None:
     """The streaming geometry of a Keras Conv1D/Conv2D (padding as Keras and hls4ml compute it)."""
     if len(layer.kernel.shape) < 3:
@@ -323,10 +386,10 @@ def conv_scan_of_keras(layer) -> ConvScan | None:
 
 
 def estimate_model(model, board: Board, reuse_factor: int = 1, data_bits: int = 8, strategy: str | None = None,
-                   costs: Costs | None = None, budget: dict | None = None) -> dict:
+                   costs: Costs | None = None, budget: dict | None = None, io_type: str = "io_parallel") -> dict:
     """:func:`estimate` of a Keras model on the AXI-stream top (its layers and its stream beats)."""
     works = works_from_model(model, reuse_factor, data_bits, strategy)
-    return estimate(works, board, costs, budget, io_beats=model_axi_beats(model, data_bits))
+    return estimate(works, board, costs, budget, io_beats=model_axi_beats(model, data_bits, io_type), io_type=io_type)
 
 
 def works_from_model(model, reuse_factor: int = 1, data_bits: int = 8, strategy: str | None = None) -> list:
@@ -364,7 +427,8 @@ def works_from_model(model, reuse_factor: int = 1, data_bits: int = 8, strategy:
             else:
                 n_sp2 = n_out if isinstance(q, quantized_sp2) else 0
             works.append(LayerWork(layer.name, n_in, n_out, n_sp2, pixels, q.bits, data_bits, reuse_factor,
-                                   strategy=strategy, scan=conv_scan_of_keras(layer)))
+                                   strategy=strategy, scan=conv_scan_of_keras(layer),
+                                   dsp_products=multiplier_products(q, layer.kernel.numpy())))
         elif q is None:
             note = (f"approximate: {approximate.get(layer.name, 'float weights')}; costed as hls4ml's default "
                     f"{DEFAULT_WEIGHT_BITS}-bit weights on DSPs (C-simulation will not equal Keras here)")
@@ -399,7 +463,7 @@ def format_estimate(result: dict) -> str:
 
 def optimize(works: list[LayerWork], board: Board, costs: Costs | None = None, budget: dict | None = None,
              step: float = 0.05, reuse_factors=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
-             io_beats: tuple[int, int] | None = None) -> dict:
+             io_beats: tuple[int, int] | None = None, io_type: str = "io_parallel") -> dict:
     """The SP2 share and (model-wide) ReuseFactor with the highest GOPS that fit the budget.
 
     Every layer gets ``round(share * n_out)`` SP2 rows. Raises ValueError naming the resources
@@ -418,7 +482,7 @@ def optimize(works: list[LayerWork], board: Board, costs: Costs | None = None, b
                 else dataclasses.replace(w, reuse_factor=rf)
                 for w in works
             ]
-            result = estimate(trial, board, costs, budget, io_beats)
+            result = estimate(trial, board, costs, budget, io_beats, io_type)
             result.update(sp2_share=share, reuse_factor=rf)
             if all(result["fits"].values()):
                 if best is None or result["gops"] > best["gops"]:

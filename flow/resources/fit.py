@@ -51,15 +51,16 @@ class Fit:
                 f"{self.result['latency_us']:.2f} us per input at the board clock)")
 
 
-def fit_at(model, board: Board, strategy: str, reuse_factor: int, data_bits: int = 8) -> Fit:
-    """The estimate of ``model`` built with ``strategy`` / ``reuse_factor`` on ``board``."""
-    return Fit(strategy, reuse_factor, estimate_model(model, board, reuse_factor, data_bits, strategy))
+def fit_at(model, board: Board, strategy: str, reuse_factor: int, data_bits: int = 8, io_type: str = "io_parallel") -> Fit:
+    """The estimate of ``model`` built with ``strategy`` / ``reuse_factor`` / ``io_type`` on ``board``."""
+    return Fit(strategy, reuse_factor, estimate_model(model, board, reuse_factor, data_bits, strategy, io_type=io_type))
 
 
-def smallest_fit(model, board: Board, strategy: str = "Latency", data_bits: int = 8) -> Fit | None:
+def smallest_fit(model, board: Board, strategy: str = "Latency", data_bits: int = 8,
+                 io_type: str = "io_parallel") -> Fit | None:
     """The smallest reuse factor (fastest design) that fits, or None."""
     for rf in REUSE_FACTORS:
-        point = fit_at(model, board, strategy if rf == 1 else "Resource", rf, data_bits)
+        point = fit_at(model, board, strategy if rf == 1 else "Resource", rf, data_bits, io_type)
         if point.fits:
             return point
     return None
@@ -75,12 +76,13 @@ def share_advice(model, board: Board, data_bits: int = 8) -> str:
             f"{best['reuse_factor']}), or use a smaller model or a larger board")
 
 
-def gate(model, board: Board, strategy: str, reuse_factor: int, data_bits: int = 8) -> tuple[Fit, Fit | None]:
+def gate(model, board: Board, strategy: str, reuse_factor: int, data_bits: int = 8,
+         io_type: str = "io_parallel") -> tuple[Fit, Fit | None]:
     """The requested point and, where it does not fit, the smallest one that does (or None)."""
-    point = fit_at(model, board, strategy, reuse_factor, data_bits)
+    point = fit_at(model, board, strategy, reuse_factor, data_bits, io_type)
     if point.fits:
         return point, point
-    return point, smallest_fit(model, board, strategy, data_bits)
+    return point, smallest_fit(model, board, strategy, data_bits, io_type)
 
 
 def refusal(point: Fit, better: Fit | None, model, board: Board, data_bits: int = 8) -> str:

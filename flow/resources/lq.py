@@ -35,14 +35,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from flow.hls.lq_microarch import LQ_SCAN_DEPTH, LQRows, lutram_luts
-from flow.hls.microarch import ConvScan, bram18
+from flow.hls.lq_microarch import LQ_SCAN_DEPTH, LQRows
+from flow.hls.microarch import LUTRAM_MAX_BITS, ConvScan, line_buffer_row
 
 POPCOUNT_BITS = 64
 #: Estimated width of a folded basis mantissa (K-bit LQ bases with a few mantissa bits, plus the rows' exponent spread).
 MANTISSA_BITS = 8
 #: A line-buffer row of at most this many bits is assumed in LUTRAM (Vitis HLS maps small arrays there).
-LUTRAM_MAX_BITS = 1024
 
 
 @dataclass(frozen=True)
@@ -96,10 +95,8 @@ def _acc_bits(work: LQWork, kx: int) -> int:
 
 
 def _memory(width: int, depth: int) -> dict:
-    """A line-buffer row: LUTRAM when small, RAMB18 tiles otherwise."""
-    if width * depth <= LUTRAM_MAX_BITS:
-        return {"lut": lutram_luts(width, depth), "bram18": 0}
-    return {"lut": 0, "bram18": bram18(width, depth)}
+    """A line-buffer row: LUTRAM when small, RAMB18 tiles otherwise (:func:`flow.hls.microarch.line_buffer_row`)."""
+    return line_buffer_row(width, depth)
 
 
 def estimate_lq_layer(work: LQWork, costs) -> dict:

@@ -4,13 +4,15 @@ hls4ml gives every io_stream variable a FIFO as deep as its frame (``height * wi
 row kernels, like hls4ml's streaming activations and pooling, consume and produce in scan order at
 no more than one packet per cycle, so on a chain (one producer, one consumer) a FIFO only absorbs
 the pipeline latency between a write and the next layer's read: ``flow.hls.microarch.STREAM_DEPTH``
-packets. Reconvergent paths (a clone's outputs, the inputs of a merge) keep hls4ml's frame depth:
+packets, or one padded row of a consuming convolution (it reads nothing in its padding columns, and a
+producer that is the slowest layer must not stall there). Reconvergent paths (a clone's outputs, the inputs of a merge) keep hls4ml's frame depth:
 there one branch must hold what the other's line buffer delays.
 
 Contract (after ``vivado:transform_types``, which creates the stream variables):
     match:     the model's first node, once, for io_stream models with an MSQ/LQ layer.
     transform: set the depth of every stream variable produced by a node with one consumer, which
-               is not a clone and whose consumer has one input, to ``fifo_depth(packets)``; record
+               is not a clone and whose consumer has one input, to ``fifo_depth(packets, idle)`` (idle: a
+               consuming convolution's padded row, which it may spend reading nothing); record
                the chosen depths as ``model.flow_fifo_depths`` ({variable: depth}).
 """
 
@@ -22,6 +24,16 @@ from hls4ml.model.optimizer import OptimizerPass
 from flow.hls.microarch import fifo_depth
 
 OUR_LAYERS = ("MSQDense", "MSQConv1D", "MSQConv2D", "LQDense", "LQConv1D", "LQConv2D", "LQActivation")
+
+
+def _idle_packets(consumer) -> int:
+    """Packets a producer may run ahead while a row convolution reads nothing: its padding columns
+    and the rows it spends on its border (at most one padded row of its input)."""
+    if consumer.class_name not in ("MSQConv1D", "MSQConv2D", "LQConv1D", "LQConv2D"):
+        return 0
+    return int(consumer.get_attr("in_width")) + int(consumer.get_attr("pad_left", 0) or 0) + int(
+        consumer.get_attr("pad_right", 0) or 0
+    )
 
 
 def _consumers(model, name: str) -> list:
@@ -53,7 +65,7 @@ class SizeStreamFifos(OptimizerPass):
                 if len(consumers) != 1 or len(consumers[0].inputs) != 1:
                     continue
                 packets = int(np.prod(var.shape[:-1])) if len(var.shape) > 1 else 1
-                var.pragma = ("stream", fifo_depth(packets))
+                var.pragma = ("stream", fifo_depth(packets, _idle_packets(consumers[0])))
                 depths[var.name] = var.pragma[1]
         model.flow_fifo_depths = depths
         return False

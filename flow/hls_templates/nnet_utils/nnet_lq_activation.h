@@ -21,17 +21,19 @@ struct lq_activation_config {
 };
 
 // The nearest level of one value: the number of midpoints at or below it indexes the sorted levels.
+// The midpoints ascend, so the last one at or below x decides; every table index is a constant
+// (no data-indexed ROM shared by the unrolled values).
 template <class data_T, typename CONFIG_T> typename CONFIG_T::level_t lq_nearest_level(data_T x) {
     #pragma HLS INLINE
-    unsigned idx = 0;
+    typename CONFIG_T::level_t level = CONFIG_T::level(0);
 Midpoints:
     for (unsigned l = 0; l + 1 < CONFIG_T::n_levels; l++) {
         #pragma HLS UNROLL
         if (x >= CONFIG_T::midpoint(l)) {
-            idx++;
+            level = CONFIG_T::level(l + 1);
         }
     }
-    return CONFIG_T::level(idx);
+    return level;
 }
 
 template <class data_T, class res_T, typename CONFIG_T>

@@ -32,7 +32,7 @@ struct lq_conv_config : msq_conv_config {
 // the output grid.
 template <class data_T, class res_T, typename CONFIG_T>
 void lq_conv_scan(hls::stream<data_T> &data, hls::stream<res_T> &res, LQ_CONV_WEIGHTS) {
-    #pragma HLS INLINE
+    #pragma HLS INLINE off
     typedef typename CONFIG_T::mult_config mult_config;
     typedef typename data_T::value_type in_t;
     typedef typename res_T::value_type out_t;
@@ -65,6 +65,7 @@ WindowReset:
 ScanPixels:
     for (unsigned t = 0; t < geo::padded_height * geo::padded_width * rf; t++) {
         #pragma HLS PIPELINE II=1
+        // a line-buffer word is read again padded_width * reuse_factor >= 4 cycles after its write (conv_geometry)
         #pragma HLS DEPENDENCE variable=line inter false
         if (cycle == 0) {
             conv_read_pixel<data_T, in_t, CONFIG_T>(data, pixel, scan);
@@ -118,7 +119,7 @@ ScanPixels:
 template <class data_T, class res_T, typename CONFIG_T>
 void lq_conv_frame(data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
                    res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt], LQ_CONV_WEIGHTS) {
-    #pragma HLS INLINE
+    #pragma HLS INLINE off
     typedef array<data_T, CONFIG_T::n_chan> in_packet;
     typedef array<res_T, CONFIG_T::n_filt> out_packet;
     hls::stream<in_packet> pixels_in("lq_conv_pixels_in");
@@ -146,11 +147,11 @@ void lq_conv_resource(data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CON
                       res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt], LQ_CONV_WEIGHTS) {
     #pragma HLS function_instantiate variable=wc,aw,biases
     #pragma HLS ARRAY_RESHAPE variable=wc block factor=CONFIG_T::mult_config::code_words
-    #pragma HLS BIND_STORAGE variable=wc type=rom_np impl=bram
+    #pragma HLS BIND_STORAGE variable=wc type=rom_1p impl=bram
     #pragma HLS ARRAY_RESHAPE variable=aw block factor=CONFIG_T::mult_config::basis_words
-    #pragma HLS BIND_STORAGE variable=aw type=rom_np impl=lutram
+    #pragma HLS BIND_STORAGE variable=aw type=rom_1p impl=lutram
     #pragma HLS ARRAY_RESHAPE variable=biases block factor=CONFIG_T::mult_config::lanes
-    #pragma HLS BIND_STORAGE variable=biases type=rom_np impl=lutram
+    #pragma HLS BIND_STORAGE variable=biases type=rom_1p impl=lutram
     lq_conv_frame<data_T, res_T, CONFIG_T>(data, res, wc, aw, biases);
 }
 
@@ -166,11 +167,11 @@ void lq_conv_latency(hls::stream<data_T> &data, hls::stream<res_T> &res, LQ_CONV
 template <class data_T, class res_T, typename CONFIG_T>
 void lq_conv_resource(hls::stream<data_T> &data, hls::stream<res_T> &res, LQ_CONV_WEIGHTS) {
     #pragma HLS ARRAY_RESHAPE variable=wc block factor=CONFIG_T::mult_config::code_words
-    #pragma HLS BIND_STORAGE variable=wc type=rom_np impl=bram
+    #pragma HLS BIND_STORAGE variable=wc type=rom_1p impl=bram
     #pragma HLS ARRAY_RESHAPE variable=aw block factor=CONFIG_T::mult_config::basis_words
-    #pragma HLS BIND_STORAGE variable=aw type=rom_np impl=lutram
+    #pragma HLS BIND_STORAGE variable=aw type=rom_1p impl=lutram
     #pragma HLS ARRAY_RESHAPE variable=biases block factor=CONFIG_T::mult_config::lanes
-    #pragma HLS BIND_STORAGE variable=biases type=rom_np impl=lutram
+    #pragma HLS BIND_STORAGE variable=biases type=rom_1p impl=lutram
     lq_conv_scan<data_T, res_T, CONFIG_T>(data, res, wc, aw, biases);
 }
 

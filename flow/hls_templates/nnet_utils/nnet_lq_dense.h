@@ -79,15 +79,15 @@ template <class data_T, typename CONFIG_T, bool lq> struct lq_encoder;
 template <class data_T, typename CONFIG_T> struct lq_encoder<data_T, CONFIG_T, true> {
     static ap_uint<CONFIG_T::kx> code(data_T x) {
         #pragma HLS INLINE
-        unsigned idx = 0;
+        // the midpoints ascend: the last one at or below x decides (constant table indices only)
+        ap_uint<CONFIG_T::kx> c = CONFIG_T::level_code(0);
     Midpoints:
         for (unsigned l = 0; l + 1 < CONFIG_T::n_levels; l++) {
             #pragma HLS UNROLL
             if (x >= CONFIG_T::midpoint(l)) {
-                idx++;
+                c = CONFIG_T::level_code(l + 1);
             }
         }
-        ap_uint<CONFIG_T::kx> c = CONFIG_T::level_code(idx);
         if (CONFIG_T::offset_plane) {
             c[CONFIG_T::kx - 1] = 1;
         }
@@ -265,7 +265,7 @@ Encode:
     const typename CONFIG_T::count_t n = CONFIG_T::n_in;
 ReuseLoop:
     for (unsigned cycle = 0; cycle < CONFIG_T::reuse_factor; cycle++) {
-        #pragma HLS PIPELINE II=1 rewind
+        #pragma HLS PIPELINE II=1
         lq_lanes_step<CONFIG_T>(xp, mask, n, cycle, rows, wc, aw, biases);
     }
     lq_write_rows<res_T, CONFIG_T>(rows, res);
@@ -291,11 +291,11 @@ void lq_dense_resource(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out], 
     #pragma HLS ARRAY_PARTITION variable=data complete
     #pragma HLS ARRAY_PARTITION variable=res complete
     #pragma HLS ARRAY_RESHAPE variable=wc block factor=CONFIG_T::code_words
-    #pragma HLS BIND_STORAGE variable=wc type=rom_np impl=bram
+    #pragma HLS BIND_STORAGE variable=wc type=rom_1p impl=bram
     #pragma HLS ARRAY_RESHAPE variable=aw block factor=CONFIG_T::basis_words
-    #pragma HLS BIND_STORAGE variable=aw type=rom_np impl=lutram
+    #pragma HLS BIND_STORAGE variable=aw type=rom_1p impl=lutram
     #pragma HLS ARRAY_RESHAPE variable=biases block factor=CONFIG_T::lanes
-    #pragma HLS BIND_STORAGE variable=biases type=rom_np impl=lutram
+    #pragma HLS BIND_STORAGE variable=biases type=rom_1p impl=lutram
     lq_dense_compute<data_T, res_T, CONFIG_T>(data, res, wc, aw, biases);
 }
 
@@ -322,11 +322,11 @@ void lq_dense_latency(hls::stream<data_T> &data, hls::stream<res_T> &res, LQ_DEN
 template <class data_T, class res_T, typename CONFIG_T>
 void lq_dense_resource(hls::stream<data_T> &data, hls::stream<res_T> &res, LQ_DENSE_WEIGHTS) {
     #pragma HLS ARRAY_RESHAPE variable=wc block factor=CONFIG_T::code_words
-    #pragma HLS BIND_STORAGE variable=wc type=rom_np impl=bram
+    #pragma HLS BIND_STORAGE variable=wc type=rom_1p impl=bram
     #pragma HLS ARRAY_RESHAPE variable=aw block factor=CONFIG_T::basis_words
-    #pragma HLS BIND_STORAGE variable=aw type=rom_np impl=lutram
+    #pragma HLS BIND_STORAGE variable=aw type=rom_1p impl=lutram
     #pragma HLS ARRAY_RESHAPE variable=biases block factor=CONFIG_T::lanes
-    #pragma HLS BIND_STORAGE variable=biases type=rom_np impl=lutram
+    #pragma HLS BIND_STORAGE variable=biases type=rom_1p impl=lutram
     lq_dense_stream<data_T, res_T, CONFIG_T>(data, res, wc, aw, biases);
 }
 

@@ -44,7 +44,7 @@ struct msq_conv_config {
 // reuse_factor cycles; the last cycle writes the output pixel when the window is on the grid.
 template <class data_T, class res_T, typename CONFIG_T>
 void msq_conv_scan(hls::stream<data_T> &data, hls::stream<res_T> &res, MSQ_CONV_WEIGHTS) {
-    #pragma HLS INLINE
+    #pragma HLS INLINE off
     typedef typename CONFIG_T::mult_config mult_config;
     typedef typename data_T::value_type in_t;
     typedef conv_geometry<CONFIG_T> geo;
@@ -73,6 +73,7 @@ void msq_conv_scan(hls::stream<data_T> &data, hls::stream<res_T> &res, MSQ_CONV_
 ScanPixels:
     for (unsigned t = 0; t < geo::padded_height * geo::padded_width * rf; t++) {
         #pragma HLS PIPELINE II=1
+        // a line-buffer word is read again padded_width * reuse_factor >= 4 cycles after its write (conv_geometry)
         #pragma HLS DEPENDENCE variable=line inter false
         if (clk.cycle == 0) {
             conv_read_pixel<data_T, in_t, CONFIG_T>(data, pixel, scan);
@@ -104,7 +105,7 @@ ScanPixels:
 template <class data_T, class res_T, typename CONFIG_T>
 void msq_conv_frame(data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
                     res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt], MSQ_CONV_WEIGHTS) {
-    #pragma HLS INLINE
+    #pragma HLS INLINE off
     typedef array<data_T, CONFIG_T::n_chan> in_packet;
     typedef array<res_T, CONFIG_T::n_filt> out_packet;
     hls::stream<in_packet> pixels_in("msq_conv_pixels_in");
@@ -133,8 +134,8 @@ void msq_conv_resource(data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CO
     #pragma HLS function_instantiate variable=wf,ws,biases
     #pragma HLS ARRAY_RESHAPE variable=wf block factor=CONFIG_T::mult_config::fix_lanes_alloc
     #pragma HLS ARRAY_RESHAPE variable=ws block factor=CONFIG_T::mult_config::sp2_lanes_alloc
-    #pragma HLS BIND_STORAGE variable=wf type=rom_np impl=bram
-    #pragma HLS BIND_STORAGE variable=ws type=rom_np impl=bram
+    #pragma HLS BIND_STORAGE variable=wf type=rom_1p impl=bram
+    #pragma HLS BIND_STORAGE variable=ws type=rom_1p impl=bram
     #pragma HLS ARRAY_PARTITION variable=biases complete
     msq_conv_frame<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
 }
@@ -152,8 +153,8 @@ template <class data_T, class res_T, typename CONFIG_T>
 void msq_conv_resource(hls::stream<data_T> &data, hls::stream<res_T> &res, MSQ_CONV_WEIGHTS) {
     #pragma HLS ARRAY_RESHAPE variable=wf block factor=CONFIG_T::mult_config::fix_lanes_alloc
     #pragma HLS ARRAY_RESHAPE variable=ws block factor=CONFIG_T::mult_config::sp2_lanes_alloc
-    #pragma HLS BIND_STORAGE variable=wf type=rom_np impl=bram
-    #pragma HLS BIND_STORAGE variable=ws type=rom_np impl=bram
+    #pragma HLS BIND_STORAGE variable=wf type=rom_1p impl=bram
+    #pragma HLS BIND_STORAGE variable=ws type=rom_1p impl=bram
     #pragma HLS ARRAY_PARTITION variable=biases complete
     msq_conv_scan<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
 }

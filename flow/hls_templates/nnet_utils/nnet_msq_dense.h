@@ -138,11 +138,11 @@ FixRows:
         for (unsigned ch = 0; ch < chunks; ch++) {
             #pragma HLS UNROLL
             const unsigned lane = r * chunks + ch;
-            typename CONFIG_T::fix_prod_t prod = 0;
-            if (ch + 1 < chunks || last_cycle_valid) {
-                prod = data[ch * rf + cycle] * wf[lane * rf + cycle];
-                #pragma HLS BIND_OP variable=prod op=mul impl=dsp
-            }
+            // past n_in the last lane of a row multiplies the last input by a zero weight
+            const unsigned i = (ch + 1 < chunks || last_cycle_valid) ? ch * rf + cycle : CONFIG_T::n_in - 1;
+            typename CONFIG_T::fix_prod_t prod;
+            #pragma HLS BIND_OP variable=prod op=mul impl=dsp
+            prod = data[i] * wf[lane * rf + cycle];
             fix_part[lane] = (cycle == 0 ? typename CONFIG_T::fix_accum_t(0) : fix_part[lane]) + prod;
         }
     }
@@ -153,10 +153,8 @@ Sp2Rows:
         for (unsigned ch = 0; ch < chunks; ch++) {
             #pragma HLS UNROLL
             const unsigned lane = r * chunks + ch;
-            typename CONFIG_T::sp2_term_t term = 0;
-            if (ch + 1 < chunks || last_cycle_valid) {
-                term = msq_sp2_product<data_T, CONFIG_T>(data[ch * rf + cycle], ws[lane * rf + cycle]);
-            }
+            const unsigned i = (ch + 1 < chunks || last_cycle_valid) ? ch * rf + cycle : CONFIG_T::n_in - 1;
+            const typename CONFIG_T::sp2_term_t term = msq_sp2_product<data_T, CONFIG_T>(data[i], ws[lane * rf + cycle]);
             sp2_part[lane] = (cycle == 0 ? typename CONFIG_T::sp2_accum_t(0) : sp2_part[lane]) + term;
         }
     }
@@ -181,8 +179,9 @@ void msq_lanes_folded(data_T data[CONFIG_T::n_in], const lane_clock<CONFIG_T> &c
 FixLanes:
     for (unsigned l = 0; l < CONFIG_T::fix_lanes; l++) {
         #pragma HLS UNROLL
-        typename CONFIG_T::fix_prod_t prod = x * wf[l * rf + clk.cycle];
+        typename CONFIG_T::fix_prod_t prod;
         #pragma HLS BIND_OP variable=prod op=mul impl=dsp
+        prod = x * wf[l * rf + clk.cycle];
         const typename CONFIG_T::fix_accum_t acc = (row_start ? typename CONFIG_T::fix_accum_t(0) : fix_run[l]) + prod;
         fix_run[l] = acc;
     FixGroup:
@@ -291,7 +290,7 @@ void msq_dense_compute(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
     clk.reset();
 ReuseLoop:
     for (unsigned cycle = 0; cycle < CONFIG_T::reuse_factor; cycle++) {
-        #pragma HLS PIPELINE II=1 rewind
+        #pragma HLS PIPELINE II=1
         msq_lanes_step<data_T, CONFIG_T>(data, clk, fix_run, sp2_run, fix_part, sp2_part, wf, ws);
         clk.tick();
     }
@@ -326,8 +325,8 @@ void msq_dense_resource(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
     #pragma HLS ARRAY_PARTITION variable=res complete
     #pragma HLS ARRAY_RESHAPE variable=wf block factor=CONFIG_T::fix_lanes_alloc
     #pragma HLS ARRAY_RESHAPE variable=ws block factor=CONFIG_T::sp2_lanes_alloc
-    #pragma HLS BIND_STORAGE variable=wf type=rom_np impl=bram
-    #pragma HLS BIND_STORAGE variable=ws type=rom_np impl=bram
+    #pragma HLS BIND_STORAGE variable=wf type=rom_1p impl=bram
+    #pragma HLS BIND_STORAGE variable=ws type=rom_1p impl=bram
     #pragma HLS ARRAY_PARTITION variable=biases complete
     msq_dense_compute<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
 }
@@ -364,8 +363,8 @@ void msq_dense_resource(hls::stream<data_T> &data, hls::stream<res_T> &res,
                         typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
     #pragma HLS ARRAY_RESHAPE variable=wf block factor=CONFIG_T::fix_lanes_alloc
     #pragma HLS ARRAY_RESHAPE variable=ws block factor=CONFIG_T::sp2_lanes_alloc
-    #pragma HLS BIND_STORAGE variable=wf type=rom_np impl=bram
-    #pragma HLS BIND_STORAGE variable=ws type=rom_np impl=bram
+    #pragma HLS BIND_STORAGE variable=wf type=rom_1p impl=bram
+    #pragma HLS BIND_STORAGE variable=ws type=rom_1p impl=bram
     msq_dense_stream<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
 }
 

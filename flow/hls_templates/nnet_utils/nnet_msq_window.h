@@ -32,6 +32,8 @@ template <typename CONFIG_T> struct conv_geometry {
     static const unsigned padded_width = CONFIG_T::in_width + CONFIG_T::pad_left + CONFIG_T::pad_right;
     static const unsigned line_rows = fh > 1 ? fh - 1 : 1; // allocated rows (C++ arrays cannot be empty)
     static const unsigned window_size = fh * fw * n_chan;
+    static_assert(fh == 1 || padded_width * CONFIG_T::mult_config::reuse_factor >= 4,
+                  "line buffer: a word would be read again within 4 cycles of its write (DEPENDENCE inter false)");
 };
 
 // Position of the scan over the padded frame.
