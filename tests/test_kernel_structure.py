@@ -268,3 +268,18 @@ def test_an_io_parallel_sample_wider_than_a_stream_word_is_refused():
     with pytest.raises(ValueError, match="the input sample is 6272 bits, above the 4096-bit .* --io-type io_stream"):
         check_sample_channels(io)
     check_sample_channels({**io, "io_type": "io_stream"})
+
+
+def test_shallow_weight_roms_are_luts_deep_ones_ramb18():
+    from flow.resources.estimate import Costs, LayerWork, estimate_layer
+
+    shallow = microarch.RowKernel("l", 256, 64, 32, 16, 4, "resource")
+    deep = microarch.RowKernel("l", 256, 64, 32, 128, 4, "resource")
+    assert shallow.rom_lutram and not deep.rom_lutram
+    assert not microarch.RowKernel("l", 256, 64, 32, 16, 4, "latency").rom_lutram
+    costs = Costs()
+    est_shallow = estimate_layer(LayerWork("l", 256, 64, 32, reuse_factor=16, strategy="resource"), costs)
+    est_deep = estimate_layer(LayerWork("l", 256, 64, 32, reuse_factor=128, strategy="resource"), costs)
+    assert est_shallow["bram36"] == 0 and est_deep["bram36"] > 0
+    source = (HEADERS / "nnet_msq_dense.h").read_text()
+    assert source.count("impl=lutram") == 4 and "rom_in_lutram<CONFIG_T::rom_lutram>()" in source

@@ -100,9 +100,9 @@ def test_conv_scans_its_padded_input_with_a_line_buffer_of_codes():
     work = LQWork("c", 144, 32, kx=3, kw=2, levels=4, pixels=32 * 32, reuse_factor=4, padded=True, scan=scan)
     est = estimate_lq_layer(work, costs)
     assert est["cycles"] == 34 * 34 * 4 + LQ_SCAN_DEPTH
-    # two line-buffer rows of 32 words of 16 channels x 3 planes: 1536 bits each, in RAMB18
-    assert est["bram18"] == bram18(*lq_rows(work).rom_shape) + 2 * bram18(48, 32)
+    # two line-buffer rows of 32 words of 16 channels x 3 planes (48 bits): distributed RAM, 2 LUTs per bit
+    assert scan.line_storage == 1 and est["bram18"] == bram18(*lq_rows(work).rom_shape)
     # the encoder is per channel (codes enter the line buffer), not per window input
     dense = estimate_lq_layer(LQWork("d", 144, 32, kx=3, kw=2, levels=4, reuse_factor=4, padded=True), costs)
     comparator = costs.block("adder", W=8)["lut"]
-    assert est["lut"] == dense["lut"] - (144 - 16) * 3 * comparator
+    assert est["lut"] == dense["lut"] - (144 - 16) * 3 * comparator + 2 * 2 * 48

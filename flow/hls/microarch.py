@@ -42,6 +42,12 @@ SCAN_DEPTH = 4
 MAX_PARALLEL_FRAME = 2048
 
 
+#: Line-buffer rows at most this many words deep are registers.
+LINE_REGISTERS_MAX_DEPTH = 8
+
+#: Deepest weight ROM kept in LUTs (distributed ROM, 64 words per LUT6); deeper ones are RAMB18 tiles.
+LUTROM_MAX_DEPTH = 64
+
 #: Widest word Vitis HLS builds from ARRAY_RESHAPE (a wider weight ROM word is refused at conversion).
 MAX_ROM_WORD_BITS = 65536
 
@@ -186,6 +192,26 @@ class ConvScan:
     def frame_values(self) -> int:
         return self.in_height * self.in_width * self.n_chan
 
+    @property
+    def line_storage(self) -> int:
+        """Where the line buffer lives (``nnet_msq_window.h``): 0 registers (rows at most 8 words deep),
+        1 distributed RAM (up to 64), 2 RAMB18 tiles."""
+        if self.in_width <= LINE_REGISTERS_MAX_DEPTH:
+            return 0
+        return 1 if self.in_width <= 64 else 2
+
+    def line_buffer_cost(self, value_bits: int) -> dict:
+        """``{'lut', 'ff', 'bram18'}`` of the line buffer, ``value_bits`` per channel value."""
+        rows = self.filt_height - 1
+        width = self.n_chan * value_bits
+        if rows <= 0:
+            return {"lut": 0, "ff": 0, "bram18": 0}
+        if self.line_storage == 0:  # registers, read through an in_width:1 multiplexer
+            return {"lut": rows * mux_luts(width, self.in_width), "ff": rows * width * self.in_width, "bram18": 0}
+        if self.line_storage == 1:
+            return {"lut": rows * line_buffer_row(width, self.in_width)["lut"], "ff": 0, "bram18": 0}
+        return {"lut": 0, "ff": 0, "bram18": rows * bram18(width, self.in_width)}
+
 
 @dataclass(frozen=True)
 class RowKernel:
@@ -223,6 +249,12 @@ class RowKernel:
         return self.strategy == "resource"
 
     @property
+    def rom_lutram(self) -> bool:
+        """Resource ROMs at most ``LUTROM_MAX_DEPTH`` words deep are distributed ROM (LUTs): a RAMB18 tile
+        would hold only a few of its 512+ words."""
+        return self.rom and self.reuse_factor <= LUTROM_MAX_DEPTH
+
+    @property
     def pixels(self) -> int:
         """Reuse passes per input: 1 for Dense, every padded position for a convolution."""
         return self.scan.padded_pixels if self.scan else 1
@@ -247,6 +279,7 @@ class RowKernel:
             "chunks": self.fixed.chunks,
             "last_chunk": self.fixed.last_chunk,
             "rows_per_lane": self.fixed.rows_per_lane,
+            "rom_lutram": self.rom_lutram,
             "fix_lanes": self.fixed.lanes,
             "sp2_lanes": self.sp2.lanes,
             "fix_lanes_alloc": self.fixed.lanes_alloc,
@@ -282,21 +315,23 @@ def bram18(width_bits: int, depth: int) -> int:
     return best
 
 
-#: A line-buffer row up to this many bits is distributed RAM (LUTRAM), above it RAMB18 tiles.
-LUTRAM_MAX_BITS = 1024
+def rom_luts(width_bits: int, depth: int) -> int:
+    """LUT6 of a distributed ROM ``width x depth`` (a ROM64X1 per bit per 64 words)."""
+    if width_bits <= 0 or depth <= 0:
+        return 0
+    return width_bits * math.ceil(depth / 64)
 
 
 def line_buffer_row(width_bits: int, depth: int) -> dict:
-    """One line-buffer row memory (one read and one write per cycle): ``{'lut': ..., 'bram18': ...}``.
+    """One line-buffer row memory (one read and one write per cycle): ``{'lut': ..., 'bram18': 0}``.
 
-    Small rows are simple dual-port distributed RAM, 2 LUT6 per bit per 64 words (RAM64X1D); larger
-    ones RAMB18 tiles by their aspect ratios.
+    The scans bind their line buffers to distributed RAM (``BIND_STORAGE ... type=ram_s2p impl=lutram``):
+    a row is ``in_width`` words deep (shallow) and ``n_chan x bits`` wide, which RAMB18 tiles would
+    mostly waste. Simple dual-port distributed RAM takes 2 LUT6 per bit per 64 words (RAM64X1D).
     """
     if width_bits <= 0 or depth <= 0:
         return {"lut": 0, "bram18": 0}
-    if width_bits * depth <= LUTRAM_MAX_BITS:
-        return {"lut": 2 * width_bits * math.ceil(depth / 64), "bram18": 0}
-    return {"lut": 0, "bram18": bram18(width_bits, depth)}
+    return {"lut": 2 * width_bits * math.ceil(depth / 64), "bram18": 0}
 
 
 def mux_luts(width_bits: int, inputs: int) -> int:

@@ -22,6 +22,7 @@ ROWS_TEMPLATE = """struct {name} : nnet::msq_dense_config {{
     static const unsigned chunks = {chunks};
     static const unsigned last_chunk = {last_chunk};
     static const unsigned rows_per_lane = {rows_per_lane};
+    static const bool rom_lutram = {rom_lutram};
     static const unsigned fix_lanes = {fix_lanes};
     static const unsigned sp2_lanes = {sp2_lanes};
     static const unsigned fix_lanes_alloc = {fix_lanes_alloc};
@@ -69,6 +70,7 @@ CONV_TEMPLATE = """struct config{index} : nnet::{base} {{
     static const unsigned pad_bottom = {pad_bottom};
     static const unsigned pad_left = {pad_left};
     static const unsigned pad_right = {pad_right};
+    static const int line_storage = {line_storage};
     static const unsigned out_height = {out_height};
     static const unsigned out_width = {out_width};
     typedef config{index}_mult mult_config;
@@ -97,7 +99,7 @@ def rows_config(node, name: str) -> str:
         "n_sp2": n_sp2,
         "n_fix_alloc": max(1, n_fix),
         "n_sp2_alloc": max(1, n_sp2),
-        **node.microarch().config_values(),
+        **{k: (str(v).lower() if isinstance(v, bool) else v) for k, v in node.microarch().config_values().items()},
         "m1": enc.m1,
         "m2": enc.m2,
         "fix_weight_t": node.get_weights("wf").type.name,
@@ -151,6 +153,7 @@ def conv_config(node, base: str) -> str:
         "pad_bottom": node.get_attr("pad_bottom", 0),
         "out_height": node.get_attr("out_height", 1),
     }
+    geometry["line_storage"] = node.conv_scan().line_storage
     for name in ("in_width", "n_chan", "filt_width", "n_filt", "stride_width", "pad_left", "pad_right", "out_width"):
         geometry[name] = node.get_attr(name)
     return CONV_TEMPLATE.format(**geometry)

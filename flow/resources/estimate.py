@@ -12,8 +12,9 @@ row, ``n_fix`` fixed rows, ``n_sp2`` SP2 rows, reuse factor ``RF``, ``chunks = c
     muxes       = the input each lane reads (RF:1 per chunk, n_in:1 folded); Latency at RF > 1 also
                   multiplexes each lane's constant weights by the cycle
     line buffer = a convolution's (filt_height - 1) rows (LUTRAM or RAMB18) and its window registers
-    weight ROM  = Resource strategy: one ROM per matrix, ``lanes x bits`` wide and ``RF`` deep, in
-                  RAMB18 tiles by the 7-series aspect ratios (:func:`flow.hls.microarch.bram18`)
+    weight ROM  = Resource strategy: one ROM per matrix, ``lanes x bits`` wide and ``RF`` deep: LUTs
+                  (distributed ROM) up to 64 words deep, else RAMB18 tiles by the 7-series aspect
+                  ratios (:func:`flow.hls.microarch.bram18`)
     cycles      = Dense RF + DENSE_DEPTH; a convolution scans its padded input, RF cycles per
                   position, + SCAN_DEPTH
 
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 
 from flow.boards import Board
 from flow.hls.microarch import (
-    DENSE_DEPTH, SCAN_DEPTH, ConvScan, RowKernel, bram18, effective_reuse_factor, line_buffer_row, mux_luts,
+    DENSE_DEPTH, SCAN_DEPTH, ConvScan, RowKernel, bram18, effective_reuse_factor, mux_luts, rom_luts,
 )
 from flow.quantizers import levels
 from flow.resources.calibrate import load_calibration
@@ -163,18 +164,19 @@ def estimate_layer(work, costs: Costs) -> dict:
     accumulators = lanes if rf > 1 else 0  # at RF 1 a lane's sum is its product
     row_adders = work.n_out * (k.fixed.chunks - 1)
     row_registers = work.n_out if k.fixed.folded else 0  # finished rows of the folded schedule
-    bram = bram18(*k.fixed.rom_shape) + bram18(*k.sp2.rom_shape) if k.rom else 0
-    lut = fix_lanes * fixed["lut"] + sp2_lanes * sp2["lut"] + accumulators * acc["lut"] + row_adders * adder["lut"]
+    bram = bram18(*k.fixed.rom_shape) + bram18(*k.sp2.rom_shape) if k.rom and not k.rom_lutram else 0
+    lut = (rom_luts(*k.fixed.rom_shape) + rom_luts(*k.sp2.rom_shape)) if k.rom_lutram else 0
+    lut += fix_lanes * fixed["lut"] + sp2_lanes * sp2["lut"] + accumulators * acc["lut"] + row_adders * adder["lut"]
     ff = accumulators * acc["ff"] + (work.n_out + row_registers) * acc_w
     # the input each lane reads: an RF:1 multiplexer per chunk (split), n_in:1 (folded); shared by all rows
     lut += k.fixed.chunks * mux_luts(work.data_bits, k.fixed.n_in if k.fixed.folded else rf)
     if not k.rom and rf > 1:  # Latency at RF > 1: each lane's constant weights multiplexed by the cycle
         lut += lanes * mux_luts(work.weight_bits, rf)
     if work.scan is not None:  # line buffer rows and the window registers of the scan
-        row = line_buffer_row(work.scan.n_chan * work.data_bits, work.scan.in_width)
-        lut += (work.scan.filt_height - 1) * row["lut"]
-        bram += (work.scan.filt_height - 1) * row["bram18"]
-        ff += work.scan.window_values * work.data_bits
+        line = work.scan.line_buffer_cost(work.data_bits)
+        lut += line["lut"]
+        ff += line["ff"] + work.scan.window_values * work.data_bits
+        bram += line["bram18"]
     dsp = fix_lanes * fixed["dsp"]
     if constant and work.dsp_products is not None:
         dsp = min(dsp, work.dsp_products * fixed["dsp"])

@@ -24,7 +24,8 @@ to ``n_out``, as the conversion does) is
     basis, bias  = Resource: two LUTRAM ROMs of the same depth (``lanes * kw * basis_bits`` and
                    ``lanes * bias_bits`` wide; 64 x 1 bits per LUT)
     line buffer  = a convolution's ``filt_height - 1`` rows of ``in_width`` words of ``n_chan * kx``
-                   bits: LUTRAM up to :data:`LUTRAM_MAX_BITS` bits a row, RAMB18 above
+                   bits: registers, distributed RAM or RAMB18 by its depth
+                   (:meth:`flow.hls.microarch.ConvScan.line_buffer_cost`, the kernel binds the same)
     cycles       = Dense RF + LQ_DENSE_DEPTH, a convolution padded_pixels * RF + LQ_SCAN_DEPTH
 
 Not checked against Vitis HLS (the ``vivado``-marked tests compare with csynth where it exists).
@@ -36,7 +37,7 @@ import math
 from dataclasses import dataclass
 
 from flow.hls.lq_microarch import LQ_SCAN_DEPTH, LQRows
-from flow.hls.microarch import LUTRAM_MAX_BITS, ConvScan, line_buffer_row
+from flow.hls.microarch import ConvScan
 
 POPCOUNT_BITS = 64
 #: Estimated width of a folded basis mantissa (K-bit LQ bases with a few mantissa bits, plus the rows' exponent spread).
@@ -94,11 +95,6 @@ def _acc_bits(work: LQWork, kx: int) -> int:
     return _inner_bits(work, kx) + MANTISSA_BITS + _bits(work.kw) + 1
 
 
-def _memory(width: int, depth: int) -> dict:
-    """A line-buffer row: LUTRAM when small, RAMB18 tiles otherwise (:func:`flow.hls.microarch.line_buffer_row`)."""
-    return line_buffer_row(width, depth)
-
-
 def estimate_lq_layer(work: LQWork, costs) -> dict:
     """Same keys as ``flow.resources.estimate.estimate_layer`` (``lut_lanes`` = rows in flight)."""
     arch = lq_rows(work)
@@ -125,10 +121,10 @@ def estimate_lq_layer(work: LQWork, costs) -> dict:
     lut = arch.lanes * lane + encoder + arch.param_rom_luts
     ff = arch.rows_alloc * acc_bits
     if work.scan is not None and work.scan.filt_height > 1:
-        row = _memory(work.scan.n_chan * kx, work.scan.in_width)
-        lut += (work.scan.filt_height - 1) * row["lut"]
-        bram += (work.scan.filt_height - 1) * row["bram18"]
-        ff += work.scan.window_values * kx
+        line = work.scan.line_buffer_cost(kx)
+        lut += line["lut"]
+        bram += line["bram18"]
+        ff += line["ff"] + work.scan.window_values * kx
     if work.scan is None and work.pixels > 1:  # a convolution known only by its output pixels
         cycles = work.pixels * arch.reuse_factor + LQ_SCAN_DEPTH
     else:

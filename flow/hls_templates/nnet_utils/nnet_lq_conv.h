@@ -44,6 +44,7 @@ void lq_conv_scan(hls::stream<data_T> &data, hls::stream<res_T> &res, LQ_CONV_WE
     code_t line[geo::line_rows][CONFIG_T::in_width][CONFIG_T::n_chan];
     #pragma HLS ARRAY_PARTITION variable=line complete dim=1
     #pragma HLS ARRAY_RESHAPE variable=line complete dim=3
+    bind_line_buffer<code_t, CONFIG_T>(line, line_storage<CONFIG_T::line_storage>());
     code_t window[geo::window_size];
     bool valid[positions];
     in_t pixel[CONFIG_T::n_chan];

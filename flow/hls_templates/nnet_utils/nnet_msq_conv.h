@@ -28,6 +28,7 @@ struct msq_conv_config {
     static const unsigned pad_right = 0;
     static const unsigned out_height = 1;
     static const unsigned out_width = 1;
+    static const int line_storage = 1; // line_in_registers / line_in_lutram / line_in_bram (nnet_msq_window.h)
     // n_in = filt_height * filt_width * n_chan, n_out = n_filt
     typedef msq_dense_config mult_config;
 };
@@ -52,6 +53,7 @@ void msq_conv_scan(hls::stream<data_T> &data, hls::stream<res_T> &res, MSQ_CONV_
     in_t line[geo::line_rows][CONFIG_T::in_width][CONFIG_T::n_chan];
     #pragma HLS ARRAY_PARTITION variable=line complete dim=1
     #pragma HLS ARRAY_RESHAPE variable=line complete dim=3
+    bind_line_buffer<in_t, CONFIG_T>(line, line_storage<CONFIG_T::line_storage>());
     in_t window[geo::window_size];
     bool valid[CONFIG_T::filt_height * CONFIG_T::filt_width];
     in_t pixel[CONFIG_T::n_chan];
@@ -129,15 +131,34 @@ void msq_conv_latency(data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CON
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
+void msq_conv_frame_roms(data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
+                         res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt], MSQ_CONV_WEIGHTS,
+                         rom_in_lutram<false>) {
+    #pragma HLS INLINE
+    #pragma HLS BIND_STORAGE variable=wf type=rom_1p impl=bram
+    #pragma HLS BIND_STORAGE variable=ws type=rom_1p impl=bram
+    msq_conv_frame<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void msq_conv_frame_roms(data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
+                         res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt], MSQ_CONV_WEIGHTS,
+                         rom_in_lutram<true>) {
+    #pragma HLS INLINE
+    #pragma HLS BIND_STORAGE variable=wf type=rom_1p impl=lutram
+    #pragma HLS BIND_STORAGE variable=ws type=rom_1p impl=lutram
+    msq_conv_frame<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
 void msq_conv_resource(data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
                        res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt], MSQ_CONV_WEIGHTS) {
     #pragma HLS function_instantiate variable=wf,ws,biases
     #pragma HLS ARRAY_RESHAPE variable=wf block factor=CONFIG_T::mult_config::fix_lanes_alloc
     #pragma HLS ARRAY_RESHAPE variable=ws block factor=CONFIG_T::mult_config::sp2_lanes_alloc
-    #pragma HLS BIND_STORAGE variable=wf type=rom_1p impl=bram
-    #pragma HLS BIND_STORAGE variable=ws type=rom_1p impl=bram
     #pragma HLS ARRAY_PARTITION variable=biases complete
-    msq_conv_frame<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
+    msq_conv_frame_roms<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases,
+                                                 rom_in_lutram<CONFIG_T::mult_config::rom_lutram>());
 }
 
 // io_stream: one packet of n_chan values per input pixel, one of n_filt values per output pixel.
@@ -150,13 +171,27 @@ void msq_conv_latency(hls::stream<data_T> &data, hls::stream<res_T> &res, MSQ_CO
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
+void msq_conv_scan_roms(hls::stream<data_T> &data, hls::stream<res_T> &res, MSQ_CONV_WEIGHTS, rom_in_lutram<false>) {
+    #pragma HLS INLINE
+    #pragma HLS BIND_STORAGE variable=wf type=rom_1p impl=bram
+    #pragma HLS BIND_STORAGE variable=ws type=rom_1p impl=bram
+    msq_conv_scan<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void msq_conv_scan_roms(hls::stream<data_T> &data, hls::stream<res_T> &res, MSQ_CONV_WEIGHTS, rom_in_lutram<true>) {
+    #pragma HLS INLINE
+    #pragma HLS BIND_STORAGE variable=wf type=rom_1p impl=lutram
+    #pragma HLS BIND_STORAGE variable=ws type=rom_1p impl=lutram
+    msq_conv_scan<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
 void msq_conv_resource(hls::stream<data_T> &data, hls::stream<res_T> &res, MSQ_CONV_WEIGHTS) {
     #pragma HLS ARRAY_RESHAPE variable=wf block factor=CONFIG_T::mult_config::fix_lanes_alloc
     #pragma HLS ARRAY_RESHAPE variable=ws block factor=CONFIG_T::mult_config::sp2_lanes_alloc
-    #pragma HLS BIND_STORAGE variable=wf type=rom_1p impl=bram
-    #pragma HLS BIND_STORAGE variable=ws type=rom_1p impl=bram
     #pragma HLS ARRAY_PARTITION variable=biases complete
-    msq_conv_scan<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
+    msq_conv_scan_roms<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases, rom_in_lutram<CONFIG_T::mult_config::rom_lutram>());
 }
 
 #undef MSQ_CONV_WEIGHTS

@@ -35,6 +35,7 @@ struct msq_dense_config {
     static const unsigned sp2_lanes = 0;       // LUT lanes: n_sp2 * chunks, or ceil(n_sp2 / rows_per_lane)
     static const unsigned fix_lanes_alloc = 1; // max(fix_lanes, 1)
     static const unsigned sp2_lanes_alloc = 1; // max(sp2_lanes, 1)
+    static const bool rom_lutram = false;      // Resource: weight ROMs in LUTs (at most 64 words deep) or RAMB18
     static const unsigned fix_parts_alloc = 1; // max(n_fix * chunks, 1): row partial sums
     static const unsigned sp2_parts_alloc = 1; // max(n_sp2 * chunks, 1)
     static const unsigned m1 = 2;        // SP2 code: [sign | f1 (m1 bits) | f2 (m2 bits)]
@@ -313,22 +314,43 @@ void msq_dense_latency(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
     msq_dense_compute<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
 }
 
+// Where the Resource strategy's weight ROMs live: RAMB18 tiles, or distributed ROM (LUTs) when at
+// most 64 words deep (CONFIG_T::rom_lutram, chosen by flow/hls/microarch.py). BIND_STORAGE's impl
+// cannot come from a constant, so each choice is its own overload.
+template <bool lutram> struct rom_in_lutram {};
+
+#define MSQ_DENSE_WEIGHTS                                                                                                \
+    typename CONFIG_T::fix_weight_t wf[CONFIG_T::fix_lanes_alloc * CONFIG_T::reuse_factor],                            \
+        typename CONFIG_T::sp2_weight_t ws[CONFIG_T::sp2_lanes_alloc * CONFIG_T::reuse_factor],                        \
+        typename CONFIG_T::bias_t biases[CONFIG_T::n_out]
+
+template <class data_T, class res_T, typename CONFIG_T>
+void msq_dense_roms(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out], MSQ_DENSE_WEIGHTS, rom_in_lutram<false>) {
+    #pragma HLS INLINE
+    #pragma HLS BIND_STORAGE variable=wf type=rom_1p impl=bram
+    #pragma HLS BIND_STORAGE variable=ws type=rom_1p impl=bram
+    msq_dense_compute<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void msq_dense_roms(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out], MSQ_DENSE_WEIGHTS, rom_in_lutram<true>) {
+    #pragma HLS INLINE
+    #pragma HLS BIND_STORAGE variable=wf type=rom_1p impl=lutram
+    #pragma HLS BIND_STORAGE variable=ws type=rom_1p impl=lutram
+    msq_dense_compute<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
+}
+
 // Resource strategy: weights in ROM, `fix_lanes` shared DSP multipliers and `sp2_lanes` shared
 // shift-add units; each cycle reads word `cycle` (one weight per lane) of each matrix's ROM.
 template <class data_T, class res_T, typename CONFIG_T>
-void msq_dense_resource(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
-                        typename CONFIG_T::fix_weight_t wf[CONFIG_T::fix_lanes_alloc * CONFIG_T::reuse_factor],
-                        typename CONFIG_T::sp2_weight_t ws[CONFIG_T::sp2_lanes_alloc * CONFIG_T::reuse_factor],
-                        typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
+void msq_dense_resource(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out], MSQ_DENSE_WEIGHTS) {
     #pragma HLS function_instantiate variable=wf,ws,biases
     #pragma HLS ARRAY_PARTITION variable=data complete
     #pragma HLS ARRAY_PARTITION variable=res complete
     #pragma HLS ARRAY_RESHAPE variable=wf block factor=CONFIG_T::fix_lanes_alloc
     #pragma HLS ARRAY_RESHAPE variable=ws block factor=CONFIG_T::sp2_lanes_alloc
-    #pragma HLS BIND_STORAGE variable=wf type=rom_1p impl=bram
-    #pragma HLS BIND_STORAGE variable=ws type=rom_1p impl=bram
     #pragma HLS ARRAY_PARTITION variable=biases complete
-    msq_dense_compute<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
+    msq_dense_roms<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases, rom_in_lutram<CONFIG_T::rom_lutram>());
 }
 
 // io_stream: read the input vector from its packets, compute, write the output packets.
@@ -357,16 +379,29 @@ void msq_dense_latency(hls::stream<data_T> &data, hls::stream<res_T> &res,
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
-void msq_dense_resource(hls::stream<data_T> &data, hls::stream<res_T> &res,
-                        typename CONFIG_T::fix_weight_t wf[CONFIG_T::fix_lanes_alloc * CONFIG_T::reuse_factor],
-                        typename CONFIG_T::sp2_weight_t ws[CONFIG_T::sp2_lanes_alloc * CONFIG_T::reuse_factor],
-                        typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
-    #pragma HLS ARRAY_RESHAPE variable=wf block factor=CONFIG_T::fix_lanes_alloc
-    #pragma HLS ARRAY_RESHAPE variable=ws block factor=CONFIG_T::sp2_lanes_alloc
+void msq_dense_stream_roms(hls::stream<data_T> &data, hls::stream<res_T> &res, MSQ_DENSE_WEIGHTS, rom_in_lutram<false>) {
+    #pragma HLS INLINE
     #pragma HLS BIND_STORAGE variable=wf type=rom_1p impl=bram
     #pragma HLS BIND_STORAGE variable=ws type=rom_1p impl=bram
     msq_dense_stream<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
 }
+
+template <class data_T, class res_T, typename CONFIG_T>
+void msq_dense_stream_roms(hls::stream<data_T> &data, hls::stream<res_T> &res, MSQ_DENSE_WEIGHTS, rom_in_lutram<true>) {
+    #pragma HLS INLINE
+    #pragma HLS BIND_STORAGE variable=wf type=rom_1p impl=lutram
+    #pragma HLS BIND_STORAGE variable=ws type=rom_1p impl=lutram
+    msq_dense_stream<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases);
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void msq_dense_resource(hls::stream<data_T> &data, hls::stream<res_T> &res, MSQ_DENSE_WEIGHTS) {
+    #pragma HLS ARRAY_RESHAPE variable=wf block factor=CONFIG_T::fix_lanes_alloc
+    #pragma HLS ARRAY_RESHAPE variable=ws block factor=CONFIG_T::sp2_lanes_alloc
+    msq_dense_stream_roms<data_T, res_T, CONFIG_T>(data, res, wf, ws, biases, rom_in_lutram<CONFIG_T::rom_lutram>());
+}
+
+#undef MSQ_DENSE_WEIGHTS
 
 } // namespace nnet
 

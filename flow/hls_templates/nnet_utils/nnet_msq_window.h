@@ -36,6 +36,34 @@ template <typename CONFIG_T> struct conv_geometry {
                   "line buffer: a word would be read again within 4 cycles of its write (DEPENDENCE inter false)");
 };
 
+// Where a line buffer lives (flow/hls/microarch.py chooses by its depth, in_width words): registers
+// when at most 8 words deep, distributed RAM (LUTs) up to 64, RAMB18 tiles beyond. BIND_STORAGE's
+// impl cannot come from a constant, so each choice is its own overload, inlined into the scan
+// that declares the buffer.
+enum line_storage_kind { line_in_registers = 0, line_in_lutram = 1, line_in_bram = 2 };
+template <int kind> struct line_storage {};
+
+template <class T, typename CONFIG_T>
+void bind_line_buffer(T line[conv_geometry<CONFIG_T>::line_rows][CONFIG_T::in_width][CONFIG_T::n_chan],
+                      line_storage<line_in_registers>) {
+    #pragma HLS INLINE
+    #pragma HLS ARRAY_PARTITION variable=line complete dim=2
+}
+
+template <class T, typename CONFIG_T>
+void bind_line_buffer(T line[conv_geometry<CONFIG_T>::line_rows][CONFIG_T::in_width][CONFIG_T::n_chan],
+                      line_storage<line_in_lutram>) {
+    #pragma HLS INLINE
+    #pragma HLS BIND_STORAGE variable=line type=ram_s2p impl=lutram
+}
+
+template <class T, typename CONFIG_T>
+void bind_line_buffer(T line[conv_geometry<CONFIG_T>::line_rows][CONFIG_T::in_width][CONFIG_T::n_chan],
+                      line_storage<line_in_bram>) {
+    #pragma HLS INLINE
+    #pragma HLS BIND_STORAGE variable=line type=ram_s2p impl=bram
+}
+
 // Position of the scan over the padded frame.
 template <typename CONFIG_T> struct conv_scan {
     typedef conv_geometry<CONFIG_T> geo;
