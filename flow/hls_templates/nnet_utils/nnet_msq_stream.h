@@ -1,6 +1,7 @@
-// Packets <-> arrays for the io_stream forms of the MSQ and LQ kernels: a layer reads its whole input
-// (a vector, or a frame of in_height * in_width pixels of n_chan values each), computes on the array,
-// and writes its output packet by packet.
+// Packets <-> arrays for the io_stream forms of the MSQ and LQ Dense kernels: a Dense layer needs its
+// whole input vector before its reuse loop, so it reads it packet by packet (one a cycle), computes
+// on the array and writes its output packet by packet. Convolutions never buffer a frame: they
+// stream through a line buffer (nnet_msq_window.h).
 #ifndef NNET_MSQ_STREAM_H_
 #define NNET_MSQ_STREAM_H_
 
