@@ -1,14 +1,15 @@
 """Benchmark: the thesis' LQ table on its 2-layer MLP (784-660-10), bitwise CPU kernel vs fp32.
 
-Per row (fp32 numpy/BLAS, fp32 compiled loop, LQ int3 / int2 / int1 with K_x = K_w = K): time per
-inference at batch 1 and batch 64 on random inputs of the thesis' shape (all rows in one run,
-best of ``--repeats``), weight memory, and accuracy of the same architecture on digits (64
+Per row (fp32 numpy/BLAS, fp32 compiled loop, LQ int3 / int2 / int1 with K_x = K_w = K on every
+kernel path this CPU runs: portable / popcnt / avx2 / avx512): time per inference at batch 1 and
+batch 64 on the same random inputs of the thesis' shape (all rows in one run, the rows interleaved
+in every round, median of ``--repeats`` rounds), the ratio to numpy fp32 from the same run, weight memory, and accuracy of the same architecture on digits (64
 inputs) after post-training QEM (bases fitted on the float model's weights and on its real
 activations; no retraining) and after LQ QAT (STE from the QEM start). Prints a Markdown table with the speed-up ratios next to the
 thesis' (fp32/int3 3.8x, fp32/int2 6.9x, fp32/int1 13x against the compiled fp32 loop) and
-writes JSON + a plot.
+writes JSON + a plot. ``--no-accuracy`` times only (no TensorFlow training).
 
-    .venv/bin/python bench/lq_cpu.py [--hidden 660] [--repeats 30] [--out bench/results]
+    .venv/bin/python bench/lq_cpu.py [--hidden 660] [--repeats 200] [--out bench/results] [--no-accuracy]
 """
 
 from __future__ import annotations
@@ -28,30 +29,33 @@ THESIS = {  # fp32 / int3 / int2 / int1: time (us), size, post-training accuracy
 }
 
 
-def best_time(fn, repeats: int) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
+def median_times(rows: dict, repeats: int) -> dict:
+    """Median seconds per call of each row; every round times every row once (so drift hits all rows alike)."""
+    for fn in rows.values():
         fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+    samples = {name: [] for name in rows}
+    for _ in range(repeats):
+        for name, fn in rows.items():
+            start = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - start)
+    return {name: float(np.median(v)) for name, v in samples.items()}
 
 
 class LQMLP:
     """Two LQ dense layers with a ReLU between them, on the compiled kernel (post-training QEM:
     per-output weight bases, per-layer activation bases with an offset folded into the bias)."""
 
-    def __init__(self, w1, b1, w2, b2, x_calib, k: int, qem_iters: int = 10):
+    def __init__(self, w1, b1, w2, b2, x_calib, k: int, qem_iters: int = 10, path: str | None = None):
         from flow.lq import reference as R
         from flow.lq.cpu import LQDense, LQSequential
 
         hidden = np.maximum(x_calib @ w1 + b1, 0)
         a1, c1 = R.qem_fit(x_calib, k, qem_iters, offset=True)
         a2, c2 = R.qem_fit(hidden, k, qem_iters, offset=True)
-        self.l1 = LQDense.from_kernel(w1, b1, R.on_grid(a1), R.on_grid(R.qem_fit_channels(w1, k, qem_iters)), c1)
-        self.l2 = LQDense.from_kernel(w2, b2, R.on_grid(a2), R.on_grid(R.qem_fit_channels(w2, k, qem_iters)), c2)
-        self.net = LQSequential([self.l1, self.l2])  # both layers and the ReLU in one compiled call
+        self.l1 = LQDense.from_kernel(w1, b1, R.on_grid(a1), R.on_grid(R.qem_fit_channels(w1, k, qem_iters)), c1, path=path)
+        self.l2 = LQDense.from_kernel(w2, b2, R.on_grid(a2), R.on_grid(R.qem_fit_channels(w2, k, qem_iters)), c2, path=path)
+        self.net = LQSequential([self.l1, self.l2], path=path)  # both layers and the ReLU in one compiled call
 
     def __call__(self, x):
         return self.net(x)
@@ -67,27 +71,58 @@ def float_weights(n_in: int, hidden: int, rng):
 
 
 def timings(hidden: int, repeats: int, ks) -> dict:
-    from flow.lq.cpu import fp32_dense
+    """Seconds per inference per row and batch; ``LQ int{k}`` is the default (best) path, ``LQ int{k} {path}``
+    each path. Models are built once (same weights and bases for every path) and every path's output is
+    checked equal to the default path's before timing."""
+    from flow.lq.cpu import LQDense, LQSequential, available_paths, fp32_dense
 
     rng = np.random.default_rng(0)
     w1, b1, w2, b2 = float_weights(784, hidden, rng)
     w1t, w2t = np.ascontiguousarray(w1.T), np.ascontiguousarray(w2.T)
     calib = rng.uniform(0, 1, (256, 784)).astype(np.float32)
-    out = {}
+    paths = available_paths()
+    models = {}
+    for k in ks:
+        base = LQMLP(w1, b1, w2, b2, calib, k, qem_iters=5)
+        for path in paths:
+            layers = [LQDense(l.x_basis, l.w_basis, l.w_planes, l.bias, l.n, l.x_offset, path) for l in (base.l1, base.l2)]
+            models[(k, path)] = LQSequential(layers, path=path)
+    out = {"paths": paths, "bytes": {}}
     for batch in (1, 64):
         x = rng.uniform(0, 1, (batch, 784)).astype(np.float32)
+        xd = x.astype(np.float64)  # the LQ models take float64; converted once, outside the timed call
         rows = {
             "fp32 numpy": lambda: np.maximum(x @ w1 + b1, 0) @ w2 + b2,
             "fp32 loop": lambda: fp32_dense(np.maximum(fp32_dense(x, w1t, b1), 0), w2t, b2),
         }
         for k in ks:
-            model = LQMLP(w1, b1, w2, b2, calib, k, qem_iters=5)
-            rows[f"LQ int{k}"] = (lambda m: (lambda: m(x)))(model)
-            out.setdefault("bytes", {})[f"LQ int{k}"] = model.weight_bytes()
-        for name, fn in rows.items():
-            out.setdefault(batch, {})[name] = best_time(fn, repeats) / batch
-    out.setdefault("bytes", {})["fp32 numpy"] = out["bytes"]["fp32 loop"] = 4 * (w1.size + b1.size + w2.size + b2.size)
+            first = models[(k, paths[0])](xd)
+            for path in paths:
+                assert np.array_equal(models[(k, path)](xd), first), (k, path)
+                rows[f"LQ int{k} {path}"] = (lambda m: (lambda: m(xd)))(models[(k, path)])
+        t = median_times(rows, repeats)
+        for k in ks:
+            t[f"LQ int{k}"] = t[f"LQ int{k} {paths[0]}"]
+        out[batch] = {name: v / batch for name, v in t.items()}
+    for k in ks:
+        out["bytes"][f"LQ int{k}"] = models[(k, paths[0])].layers[0].weight_bytes() + models[(k, paths[0])].layers[1].weight_bytes()
+    out["bytes"]["fp32 numpy"] = out["bytes"]["fp32 loop"] = 4 * (w1.size + b1.size + w2.size + b2.size)
     return out
+
+
+def speed_table(t, ks) -> str:
+    """Per path and K: us per inference at batch 1 / 64 and numpy fp32's time over the row's (same run)."""
+    lines = ["| row | path | batch 1 (us) | numpy fp32 / row, batch 1 | batch 64 (us/inference) | numpy fp32 / row, batch 64 |",
+             "|---|---|---|---|---|---|"]
+    for name in ("fp32 numpy", "fp32 loop"):
+        lines.append(f"| {name} | | {1e6 * t[1][name]:.1f} | {t[1]['fp32 numpy'] / t[1][name]:.2f}x | "
+                     f"{1e6 * t[64][name]:.2f} | {t[64]['fp32 numpy'] / t[64][name]:.2f}x |")
+    for k in ks:
+        for path in t["paths"]:
+            name = f"LQ int{k} {path}"
+            lines.append(f"| LQ int{k} | {path} | {1e6 * t[1][name]:.1f} | {t[1]['fp32 numpy'] / t[1][name]:.2f}x | "
+                         f"{1e6 * t[64][name]:.2f} | {t[64]['fp32 numpy'] / t[64][name]:.2f}x |")
+    return "\n".join(lines)
 
 
 def accuracy(hidden: int, ks, epochs: int) -> dict:
@@ -155,12 +190,12 @@ def plot(t, ks, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = ["fp32 numpy", "fp32 loop"] + [f"LQ int{k}" for k in ks]
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    names = ["fp32 numpy", "fp32 loop"] + [f"LQ int{k} {p}" for k in ks for p in t["paths"]]
+    fig, ax = plt.subplots(figsize=(max(7, 0.6 * len(names)), 4))
     xs = np.arange(len(names))
     ax.bar(xs - 0.2, [1e6 * t[1][n] for n in names], 0.4, label="batch 1")
     ax.bar(xs + 0.2, [1e6 * t[64][n] for n in names], 0.4, label="batch 64 (per inference)")
-    ax.set_xticks(xs, names)
+    ax.set_xticks(xs, [n.replace("LQ ", "").replace(" ", "\n") for n in names], fontsize=7)
     ax.set_yscale("log")
     ax.set_ylabel("us per inference (log)")
     ax.set_title("784-660-10 MLP on the CPU: fp32 vs bitwise LQ")
@@ -172,7 +207,8 @@ def plot(t, ks, path: Path) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--hidden", type=int, default=660)
-    p.add_argument("--repeats", type=int, default=30)
+    p.add_argument("--repeats", type=int, default=200, help="timing rounds (median)")
+    p.add_argument("--no-accuracy", action="store_true", help="time only: no digits training / QAT")
     p.add_argument("--epochs", type=int, default=40, help="float training epochs on digits")
     p.add_argument("--out", default="bench/results")
     args = p.parse_args(argv)
@@ -183,11 +219,13 @@ def main(argv=None) -> int:
         announce("lq_cpu bench with 64 hidden units, 3 repeats, 1 epoch")
     ks = (3, 2, 1)
     t = timings(args.hidden, args.repeats, ks)
-    acc = accuracy(args.hidden, ks, args.epochs)
-    print(table(t, acc, ks))
+    print(speed_table(t, ks))
+    acc = None if args.no_accuracy else accuracy(args.hidden, ks, args.epochs)
+    if acc is not None:
+        print(table(t, acc, ks))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    acc_json = {str(k): (v if not isinstance(v, dict) else {str(a): b for a, b in v.items()}) for k, v in acc.items()}
+    acc_json = None if acc is None else {str(k): (v if not isinstance(v, dict) else {str(a): b for a, b in v.items()}) for k, v in acc.items()}
     (out / "lq_cpu.json").write_text(json.dumps({"timing_s": {str(k): v for k, v in t.items()}, "accuracy": acc_json}, indent=2))
     plot(t, ks, out / "lq_cpu.png")
     print(f"wrote {out / 'lq_cpu.json'} and {out / 'lq_cpu.png'}")

@@ -3,9 +3,16 @@
 The library is built with g++ on first use into a per-user cache (:func:`cache_dir`:
 ``$MSQ_FLOW_CACHE``, else ``$XDG_CACHE_HOME/msq-flow``, else ``~/.cache/msq-flow``), never into
 the installed package. Its name hashes the source, the flags, this CPU's feature flags and the
-compiler's version, so an edited kernel, another CPU (``-march=native``) or another compiler gets
-its own build; ``build_library()`` does it explicitly. No Python loop runs on the hot path:
-encoding to bit-planes and the XNOR-popcount products are both in C++.
+compiler's version, so an edited kernel, another CPU or another compiler gets its own build;
+``build_library()`` does it explicitly. No Python loop runs on the hot path: encoding to bit-planes
+and the XNOR-popcount products are both in C++.
+
+The library is built without ``-march``: its XNOR-popcount loop exists once per instruction set
+(:data:`PATHS`: ``portable`` ``__builtin_popcountll``, ``popcnt`` the same with the POPCNT
+instruction, ``avx2`` a nibble-table popcount, ``avx512`` VPOPCNTDQ), each compiled with its own
+target attribute, and the path runs that this CPU supports (:func:`available_paths`, best first).
+``path=`` on :class:`LQDense` / :class:`LQSequential` or ``$MSQ_LQ_PATH`` forces one; a path this
+CPU lacks is a clear error. Every path gives the same bits (same summation order).
 """
 
 from __future__ import annotations
@@ -24,7 +31,10 @@ import numpy as np
 from flow.lq import reference
 
 SOURCE = Path(__file__).with_name("lq_kernel.cpp")
-FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fPIC", "-shared", "-std=c++14"]
+FLAGS = ["-O3", "-ffp-contract=off", "-fPIC", "-shared", "-std=c++14"]  # no -march: paths dispatch at run time
+PATHS = ("portable", "popcnt", "avx2", "avx512")  # the kernel's path indices, worst to best
+_NEEDS = {"portable": "nothing", "popcnt": "POPCNT", "avx2": "AVX2", "avx512": "AVX-512 F and VPOPCNTDQ"}
+PATH_ENV = "MSQ_LQ_PATH"
 _LIB = None
 
 
@@ -35,7 +45,7 @@ def cache_dir() -> Path:
 
 
 def _cpu_features() -> str:
-    """This CPU's identity for ``-march=native`` builds: machine and /proc/cpuinfo's flags line."""
+    """This CPU's identity (machine and /proc/cpuinfo's flags line), part of the build's cache key."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith(("flags", "Features")):
@@ -96,19 +106,52 @@ def library():
         p = np.ctypeslib.ndpointer
         lib.lq_encode.argtypes = [p(np.float32, flags="C"), ctypes.c_int, ctypes.c_int, p(np.float64, flags="C"),
                                   p(np.int32, flags="C"), ctypes.c_int, ctypes.c_int, p(np.uint64, flags="C")]
+        lib.lq_paths.argtypes = []
+        lib.lq_paths.restype = ctypes.c_int
         lib.lq_dense.argtypes = [p(np.uint64, flags="C"), ctypes.c_int, ctypes.c_int, p(np.float64, flags="C"),
                                  p(np.uint64, flags="C"), ctypes.c_int, ctypes.c_int, p(np.float64, flags="C"),
-                                 p(np.float64, flags="C"), ctypes.c_int, p(np.float64, flags="C")]
+                                 p(np.float64, flags="C"), ctypes.c_int, p(np.float64, flags="C"), ctypes.c_int]
+        lib.lq_dense.restype = ctypes.c_int
         lib.fp32_dense.argtypes = [p(np.float32, flags="C"), ctypes.c_int, ctypes.c_int, p(np.float32, flags="C"),
                                    ctypes.c_int, p(np.float32, flags="C"), p(np.float32, flags="C")]
         # the hot path: raw pointers, no per-call array checks (LQDense validates once)
         vp, ci = ctypes.c_void_p, ctypes.c_int
-        lib.lq_layer.argtypes = [vp, ci, ci, vp, vp, ci, ci, vp, vp, ci, ci, vp, vp, vp, vp]
-        lib.lq_layer.restype = None
-        lib.lq_chain.argtypes = [vp, ci, ci, vp, vp, vp, vp, vp]
-        lib.lq_chain.restype = None
+        lib.lq_layer.argtypes = [vp, ci, ci, vp, vp, ci, ci, vp, vp, ci, ci, vp, vp, vp, vp, ci]
+        lib.lq_layer.restype = ci
+        lib.lq_chain.argtypes = [vp, ci, ci, vp, vp, vp, vp, vp, ci]
+        lib.lq_chain.restype = ci
         _LIB = lib
     return _LIB
+
+
+def _supported_mask() -> int:
+    """Bit i set: this CPU runs ``PATHS[i]`` (asked of the compiled library: ``__builtin_cpu_supports``)."""
+    return int(library().lq_paths())
+
+
+def available_paths() -> list[str]:
+    """The kernel paths this CPU runs, best first (the first is the default)."""
+    mask = _supported_mask()
+    return [name for i, name in reversed(list(enumerate(PATHS))) if (mask >> i) & 1]
+
+
+def resolve_path(path: str | None = None) -> int:
+    """The kernel index of ``path`` (else ``$MSQ_LQ_PATH``, else the best this CPU runs).
+
+    An unknown name is a ``ValueError``; a path this CPU lacks is a ``RuntimeError`` naming it.
+    """
+    source = "path"
+    if path is None and os.environ.get(PATH_ENV):
+        path, source = os.environ[PATH_ENV], f"${PATH_ENV}"
+    available = available_paths()
+    if path is None:
+        return PATHS.index(available[0])
+    if path not in PATHS:
+        raise ValueError(f"LQ CPU kernel: unknown {source} {path!r}; choose one of {', '.join(PATHS)}")
+    if path not in available:
+        raise RuntimeError(f"LQ CPU kernel: the {path!r} path needs {_NEEDS[path]}, which this CPU lacks "
+                           f"(available here: {', '.join(available)})")
+    return PATHS.index(path)
 
 
 def encoder_tables(basis: np.ndarray, offset: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -136,7 +179,8 @@ class LQDense:
     ``x_basis (Kx,)``: the input's basis; ``w_basis (Kw, n_out)``: a basis per output;
     ``w_planes (n_out, Kw, words)``: the kernel's codes as bit-planes; ``n``: inputs;
     ``x_offset``: the input levels' offset (``c + <e, a>``), folded into ``bias`` as
-    ``c * sum_i W_q[i, j]`` by :meth:`from_kernel`.
+    ``c * sum_i W_q[i, j]`` by :meth:`from_kernel`. ``path``: the kernel path (see :data:`PATHS`;
+    ``None``: ``$MSQ_LQ_PATH``, else the best this CPU runs), resolved once, at construction.
     """
 
     x_basis: np.ndarray
@@ -145,9 +189,11 @@ class LQDense:
     bias: np.ndarray
     n: int
     x_offset: float = 0.0
+    path: str | None = None
 
     @classmethod
-    def from_kernel(cls, kernel: np.ndarray, bias, x_basis, w_basis, x_offset: float = 0.0) -> "LQDense":
+    def from_kernel(cls, kernel: np.ndarray, bias, x_basis, w_basis, x_offset: float = 0.0,
+                    path: str | None = None) -> "LQDense":
         """Encode a float kernel ``(n, n_out)`` with a per-output basis ``(Kw, n_out)``."""
         kernel = np.asarray(kernel, dtype=np.float64)
         n, n_out = kernel.shape
@@ -160,9 +206,11 @@ class LQDense:
         if x_offset:
             wq = np.stack([reference.decode(codes[j], w_basis[:, j]) for j in range(n_out)], axis=1)
             bias = bias + x_offset * wq.sum(axis=0)
-        return cls(np.asarray(x_basis, np.float64), w_basis, planes, bias, n, float(x_offset))
+        return cls(np.asarray(x_basis, np.float64), w_basis, planes, bias, n, float(x_offset), path)
 
     def __post_init__(self):
+        self._path = resolve_path(self.path)
+        self.path = PATHS[self._path]
         self._tables = encoder_tables(self.x_basis, self.x_offset)
         self.x_basis = np.ascontiguousarray(self.x_basis, dtype=np.float64)
         self.w_basis = np.ascontiguousarray(self.w_basis, dtype=np.float64)
@@ -199,7 +247,7 @@ class LQDense:
         y = np.empty((batch, self.n_out))
         t, c, n_levels, kx, xb, wp, n_out, kw, wb, b = self._const
         library().lq_layer(x.ctypes.data, batch, self.n, t, c, n_levels, kx, xb, wp, n_out, kw, wb, b,
-                           self._scratch.ctypes.data, y.ctypes.data)
+                           self._scratch.ctypes.data, y.ctypes.data, self._path)
         return y
 
     def dense_planes(self, x_planes: np.ndarray) -> np.ndarray:
@@ -208,7 +256,7 @@ class LQDense:
             raise ValueError(f"LQDense: expected input planes (batch, {kx}, {self.w_planes.shape[2]}), got {x_planes.shape}")
         y = np.empty((x_planes.shape[0], self.n_out))
         library().lq_dense(np.ascontiguousarray(x_planes), x_planes.shape[0], kx, self.x_basis, self.w_planes,
-                           self.n_out, self.w_planes.shape[1], self.w_basis, self.bias, self.n, y)
+                           self.n_out, self.w_planes.shape[1], self.w_basis, self.bias, self.n, y, self._path)
         return y
 
 
@@ -219,11 +267,16 @@ class _LayerDesc(ctypes.Structure):
 
 
 class LQSequential:
-    """``LQDense`` layers with a ReLU after every layer but the last, run in one compiled call."""
+    """``LQDense`` layers with a ReLU after every layer but the last, run in one compiled call.
 
-    def __init__(self, layers: list[LQDense]):
+    ``path``: the kernel path for the whole chain (``None``: ``$MSQ_LQ_PATH``, else the best this CPU runs).
+    """
+
+    def __init__(self, layers: list[LQDense], path: str | None = None):
         if not layers:
             raise ValueError("LQSequential needs at least one layer")
+        self._path = resolve_path(path)
+        self.path = PATHS[self._path]
         for a, b in zip(layers, layers[1:]):
             if a.n_out != b.n:
                 raise ValueError(f"LQSequential: a layer with {a.n_out} outputs feeds one with {b.n} inputs")
@@ -248,7 +301,7 @@ class LQSequential:
         if batch > self._capacity:
             self._grow(batch)
         y = np.empty((batch, self.layers[-1].n_out))
-        self._call(_address(x), batch, len(self.layers), self._descs_address, *self._buf_addresses, _address(y))
+        self._call(_address(x), batch, len(self.layers), self._descs_address, *self._buf_addresses, _address(y), self._path)
         return y
 
     def _grow(self, batch: int) -> None:

@@ -1,5 +1,8 @@
-// Bitwise CPU kernels for LQ/binary dense layers (64-bit words, hardware popcount) and the plain
-// fp32 loop they are compared with. Built by flow.lq.cpu with g++ -O3 -march=native -ffp-contract=off.
+// Bitwise CPU kernels for LQ/binary dense layers and the plain fp32 loop they are compared with.
+// Built by flow.lq.cpu with g++ -O3 -ffp-contract=off and NO -march: the XNOR-popcount inner loop has
+// one implementation per instruction set (portable __builtin_popcountll, scalar POPCNT, AVX2 with a
+// nibble-table popcount, AVX-512 VPOPCNTDQ), each compiled with its own target attribute in this one
+// translation unit, and the caller picks one by index (lq_paths() says which this CPU runs).
 #include <cstdint>
 #include <cstring>
 
@@ -32,64 +35,231 @@ LQ_EXPORT void lq_encode(const float *x, int batch, int n, const double *thresho
     encode_planes(x, batch, n, thresholds, codes, n_levels, k, planes);
 }
 
-// popcount(x ^ w) over `words` 64-bit words
-static inline int xor_popcount(const uint64_t *x, const uint64_t *w, int words) {
-    int pop = 0;
-    for (int i = 0; i < words; i++)
-        pop += __builtin_popcountll(x[i] ^ w[i]);
-    return pop;
+#if defined(__x86_64__) || defined(__i386__)
+#define LQ_X86 1
+#include <immintrin.h>
+#endif
+
+// Paths, in the order of flow.lq.cpu.PATHS: 0 portable, 1 popcnt, 2 avx2, 3 avx512.
+enum { LQ_PORTABLE = 0, LQ_POPCNT = 1, LQ_AVX2 = 2, LQ_AVX512 = 3, LQ_N_PATHS = 4 };
+
+// Bit p set: this CPU runs path p.
+static int detect_paths() {
+    int mask = 1 << LQ_PORTABLE;
+#ifdef LQ_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("popcnt"))
+        mask |= 1 << LQ_POPCNT;
+    if (__builtin_cpu_supports("avx2"))
+        mask |= 1 << LQ_AVX2;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq"))
+        mask |= 1 << LQ_AVX512;
+#endif
+    return mask;
 }
 
-// y (batch, n_out) float64 = sum_p sum_q xb[p] wb[q, j] (n - 2 popcount(x_p ^ w_jq)) + bias[j]
-// Outputs are taken four at a time so each input word is loaded once for four popcounts; the
-// sum over (p, q) runs in the same order for every output (the numpy reference's order).
-LQ_EXPORT void lq_dense(const uint64_t *x_planes, int batch, int kx, const double *x_basis, const uint64_t *w_planes,
-                        int n_out, int kw, const double *w_basis, const double *bias, int n, double *y) {
-    const int words = (n + 63) / 64;
-    const size_t stride = (size_t)kw * words;
-    for (int b = 0; b < batch; b++) {
-        const uint64_t *xb = x_planes + (size_t)b * kx * words;
-        double *yb = y + (size_t)b * n_out;
-        int j = 0;
-        for (; j + 4 <= n_out; j += 4) {
-            double acc[4] = {0.0, 0.0, 0.0, 0.0};
-            for (int p = 0; p < kx; p++) {
-                const uint64_t *xp = xb + p * words;
-                for (int q = 0; q < kw; q++) {
-                    const uint64_t *w0 = w_planes + (size_t)j * stride + q * words;
-                    int pop[4] = {0, 0, 0, 0};
-                    for (int i = 0; i < words; i++) {
-                        const uint64_t v = xp[i];
-                        pop[0] += __builtin_popcountll(v ^ w0[i]);
-                        pop[1] += __builtin_popcountll(v ^ w0[stride + i]);
-                        pop[2] += __builtin_popcountll(v ^ w0[2 * stride + i]);
-                        pop[3] += __builtin_popcountll(v ^ w0[3 * stride + i]);
-                    }
-                    for (int t = 0; t < 4; t++)
-                        acc[t] += (x_basis[p] * w_basis[q * n_out + j + t]) * (double)(n - 2 * pop[t]);
-                }
-            }
-            for (int t = 0; t < 4; t++)
-                yb[j + t] = acc[t] + bias[j + t];
-        }
-        for (; j < n_out; j++) {
-            const uint64_t *wj = w_planes + (size_t)j * stride;
-            double acc = 0.0;
-            for (int p = 0; p < kx; p++)
-                for (int q = 0; q < kw; q++)
-                    acc += (x_basis[p] * w_basis[q * n_out + j]) * (double)(n - 2 * xor_popcount(xb + p * words, wj + q * words, words));
-            yb[j] = acc + bias[j];
-        }
+LQ_EXPORT int lq_paths() {
+    static const int mask = detect_paths();
+    return mask;
+}
+
+// pop4: popcount(x ^ w_t) over `words` words for four weight rows w + t * stride; pop1: one row.
+#define LQ_NOTARGET
+#define LQ_SCALAR_POPS(NS, TARGET)                                                                                     \
+    namespace NS {                                                                                                     \
+    TARGET static inline void pop4(const uint64_t *x, const uint64_t *w, size_t stride, int words, int *pop) {         \
+        int p0 = 0, p1 = 0, p2 = 0, p3 = 0;                                                                            \
+        for (int i = 0; i < words; i++) {                                                                              \
+            const uint64_t v = x[i];                                                                                   \
+            p0 += __builtin_popcountll(v ^ w[i]);                                                                      \
+            p1 += __builtin_popcountll(v ^ w[stride + i]);                                                             \
+            p2 += __builtin_popcountll(v ^ w[2 * stride + i]);                                                         \
+            p3 += __builtin_popcountll(v ^ w[3 * stride + i]);                                                         \
+        }                                                                                                              \
+        pop[0] = p0, pop[1] = p1, pop[2] = p2, pop[3] = p3;                                                            \
+    }                                                                                                                  \
+    TARGET static inline int pop1(const uint64_t *x, const uint64_t *w, int words) {                                   \
+        int p = 0;                                                                                                     \
+        for (int i = 0; i < words; i++)                                                                                \
+            p += __builtin_popcountll(x[i] ^ w[i]);                                                                    \
+        return p;                                                                                                      \
+    }                                                                                                                  \
     }
+
+LQ_SCALAR_POPS(portable, LQ_NOTARGET)
+#ifdef LQ_X86
+#define LQ_T_POPCNT __attribute__((target("popcnt")))
+#define LQ_T_AVX2 __attribute__((target("avx2")))
+#define LQ_T_AVX512 __attribute__((target("avx512f,avx512vpopcntdq")))
+LQ_SCALAR_POPS(popcnt, LQ_T_POPCNT)
+
+namespace avx2 {
+// per 64-bit lane: popcount through a 16-entry nibble table (vpshufb) and a byte sum (vpsadbw)
+LQ_T_AVX2 static inline __m256i popcount(__m256i v) {
+    const __m256i table = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2,
+                                           2, 3, 2, 3, 3, 4);
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    const __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+    const __m256i bytes = _mm256_add_epi8(_mm256_shuffle_epi8(table, lo), _mm256_shuffle_epi8(table, hi));
+    return _mm256_sad_epu8(bytes, _mm256_setzero_si256());
+}
+LQ_T_AVX2 static inline int hsum(__m256i v) {
+    const __m128i s = _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    return (int)(_mm_cvtsi128_si64(s) + _mm_extract_epi64(s, 1));
+}
+LQ_T_AVX2 static inline __m256i tail_mask(int rem) { // lanes < rem (1..3) set
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(rem), _mm256_setr_epi64x(0, 1, 2, 3));
+}
+LQ_T_AVX2 static inline void pop4(const uint64_t *x, const uint64_t *w, size_t stride, int words, int *pop) {
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+    int i = 0;
+    for (; i + 4 <= words; i += 4) {
+        const __m256i v = _mm256_loadu_si256((const __m256i *)(x + i));
+        a0 = _mm256_add_epi64(a0, popcount(_mm256_xor_si256(v, _mm256_loadu_si256((const __m256i *)(w + i)))));
+        a1 = _mm256_add_epi64(a1, popcount(_mm256_xor_si256(v, _mm256_loadu_si256((const __m256i *)(w + stride + i)))));
+        a2 = _mm256_add_epi64(a2, popcount(_mm256_xor_si256(v, _mm256_loadu_si256((const __m256i *)(w + 2 * stride + i)))));
+        a3 = _mm256_add_epi64(a3, popcount(_mm256_xor_si256(v, _mm256_loadu_si256((const __m256i *)(w + 3 * stride + i)))));
+    }
+    if (i < words) {
+        const __m256i m = tail_mask(words - i);
+        const __m256i v = _mm256_maskload_epi64((const long long *)(x + i), m);
+        a0 = _mm256_add_epi64(a0, popcount(_mm256_xor_si256(v, _mm256_maskload_epi64((const long long *)(w + i), m))));
+        a1 = _mm256_add_epi64(a1, popcount(_mm256_xor_si256(v, _mm256_maskload_epi64((const long long *)(w + stride + i), m))));
+        a2 = _mm256_add_epi64(a2, popcount(_mm256_xor_si256(v, _mm256_maskload_epi64((const long long *)(w + 2 * stride + i), m))));
+        a3 = _mm256_add_epi64(a3, popcount(_mm256_xor_si256(v, _mm256_maskload_epi64((const long long *)(w + 3 * stride + i), m))));
+    }
+    pop[0] = hsum(a0), pop[1] = hsum(a1), pop[2] = hsum(a2), pop[3] = hsum(a3);
+}
+LQ_T_AVX2 static inline int pop1(const uint64_t *x, const uint64_t *w, int words) {
+    __m256i a = _mm256_setzero_si256();
+    int i = 0;
+    for (; i + 4 <= words; i += 4)
+        a = _mm256_add_epi64(a, popcount(_mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(x + i)),
+                                                          _mm256_loadu_si256((const __m256i *)(w + i)))));
+    if (i < words) {
+        const __m256i m = tail_mask(words - i);
+        a = _mm256_add_epi64(a, popcount(_mm256_xor_si256(_mm256_maskload_epi64((const long long *)(x + i), m),
+                                                          _mm256_maskload_epi64((const long long *)(w + i), m))));
+    }
+    return hsum(a);
+}
+} // namespace avx2
+
+namespace avx512 {
+LQ_T_AVX512 static inline __m512i xpop(__m512i v, const uint64_t *w, __mmask8 m) {
+    return _mm512_popcnt_epi64(_mm512_xor_si512(v, _mm512_maskz_loadu_epi64(m, w)));
+}
+LQ_T_AVX512 static inline void pop4(const uint64_t *x, const uint64_t *w, size_t stride, int words, int *pop) {
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+    for (int i = 0; i < words; i += 8) {
+        const __mmask8 m = words - i >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (words - i)) - 1);
+        const __m512i v = _mm512_maskz_loadu_epi64(m, x + i);
+        a0 = _mm512_add_epi64(a0, xpop(v, w + i, m));
+        a1 = _mm512_add_epi64(a1, xpop(v, w + stride + i, m));
+        a2 = _mm512_add_epi64(a2, xpop(v, w + 2 * stride + i, m));
+        a3 = _mm512_add_epi64(a3, xpop(v, w + 3 * stride + i, m));
+    }
+    pop[0] = (int)_mm512_reduce_add_epi64(a0), pop[1] = (int)_mm512_reduce_add_epi64(a1);
+    pop[2] = (int)_mm512_reduce_add_epi64(a2), pop[3] = (int)_mm512_reduce_add_epi64(a3);
+}
+LQ_T_AVX512 static inline int pop1(const uint64_t *x, const uint64_t *w, int words) {
+    __m512i a = _mm512_setzero_si512();
+    for (int i = 0; i < words; i += 8) {
+        const __mmask8 m = words - i >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (words - i)) - 1);
+        a = _mm512_add_epi64(a, xpop(_mm512_maskz_loadu_epi64(m, x + i), w + i, m));
+    }
+    return (int)_mm512_reduce_add_epi64(a);
+}
+} // namespace avx512
+#endif
+
+// y (batch, n_out) float64 = sum_p sum_q xb[p] wb[q, j] (n - 2 popcount(x_p ^ w_jq)) + bias[j]
+// Outputs are taken four at a time so each input word is loaded once for four popcounts, and the
+// samples of a batch run inside the loop over output groups, so a group's weight words are read
+// from memory once per batch and stay in L1 for the other samples. The sum over (p, q) runs in the
+// same order for every output, path and batch size (the numpy reference's order): bit-exact.
+#define LQ_DENSE_DEFINE(NS, TARGET)                                                                                    \
+    namespace NS {                                                                                                     \
+    TARGET static void dense(const uint64_t *x_planes, int batch, int kx, const double *x_basis,                      \
+                             const uint64_t *w_planes, int n_out, int kw, const double *w_basis, const double *bias,   \
+                             int n, double *y) {                                                                       \
+        const int words = (n + 63) / 64;                                                                               \
+        const size_t stride = (size_t)kw * words;                                                                      \
+        int j = 0;                                                                                                     \
+        for (; j + 4 <= n_out; j += 4) {                                                                               \
+            const uint64_t *wj = w_planes + (size_t)j * stride;                                                        \
+            for (int b = 0; b < batch; b++) {                                                                          \
+                const uint64_t *xb = x_planes + (size_t)b * kx * words;                                                \
+                double acc[4] = {0.0, 0.0, 0.0, 0.0};                                                                  \
+                for (int p = 0; p < kx; p++)                                                                           \
+                    for (int q = 0; q < kw; q++) {                                                                     \
+                        int pop[4];                                                                                    \
+                        pop4(xb + p * words, wj + q * words, stride, words, pop);                                      \
+                        for (int t = 0; t < 4; t++)                                                                    \
+                            acc[t] += (x_basis[p] * w_basis[q * n_out + j + t]) * (double)(n - 2 * pop[t]);           \
+                    }                                                                                                  \
+                for (int t = 0; t < 4; t++)                                                                            \
+                    y[(size_t)b * n_out + j + t] = acc[t] + bias[j + t];                                               \
+            }                                                                                                          \
+        }                                                                                                              \
+        for (; j < n_out; j++) {                                                                                       \
+            const uint64_t *wj = w_planes + (size_t)j * stride;                                                        \
+            for (int b = 0; b < batch; b++) {                                                                          \
+                const uint64_t *xb = x_planes + (size_t)b * kx * words;                                                \
+                double acc = 0.0;                                                                                      \
+                for (int p = 0; p < kx; p++)                                                                           \
+                    for (int q = 0; q < kw; q++)                                                                       \
+                        acc += (x_basis[p] * w_basis[q * n_out + j]) *                                                 \
+                               (double)(n - 2 * pop1(xb + p * words, wj + q * words, words));                          \
+                y[(size_t)b * n_out + j] = acc + bias[j];                                                              \
+            }                                                                                                          \
+        }                                                                                                              \
+    }                                                                                                                  \
+    }
+
+LQ_DENSE_DEFINE(portable, LQ_NOTARGET)
+#ifdef LQ_X86
+LQ_DENSE_DEFINE(popcnt, LQ_T_POPCNT)
+LQ_DENSE_DEFINE(avx2, LQ_T_AVX2)
+LQ_DENSE_DEFINE(avx512, LQ_T_AVX512)
+#endif
+
+typedef void (*DenseFn)(const uint64_t *, int, int, const double *, const uint64_t *, int, int, const double *,
+                        const double *, int, double *);
+
+// The dense kernel of `path`, or null where this build or CPU lacks it.
+static DenseFn dense_fn(int path) {
+    if (path < 0 || path >= LQ_N_PATHS || !((lq_paths() >> path) & 1))
+        return nullptr;
+#ifdef LQ_X86
+    static const DenseFn table[LQ_N_PATHS] = {portable::dense, popcnt::dense, avx2::dense, avx512::dense};
+#else
+    static const DenseFn table[LQ_N_PATHS] = {portable::dense, nullptr, nullptr, nullptr};
+#endif
+    return table[path];
+}
+
+// Returns 0, or -1 (nothing written) where this CPU lacks `path`.
+LQ_EXPORT int lq_dense(const uint64_t *x_planes, int batch, int kx, const double *x_basis, const uint64_t *w_planes,
+                       int n_out, int kw, const double *w_basis, const double *bias, int n, double *y, int path) {
+    const DenseFn fn = dense_fn(path);
+    if (!fn)
+        return -1;
+    fn(x_planes, batch, kx, x_basis, w_planes, n_out, kw, w_basis, bias, n, y);
+    return 0;
 }
 
 // One LQ dense layer in one call (the hot path from Python): encode x (batch, n) float64 to
-// planes in `scratch` (batch, kx, words), then lq_dense into y.
-LQ_EXPORT void lq_layer(const double *x, int batch, int n, const double *thresholds, const int32_t *codes, int n_levels,
-                        int kx, const double *x_basis, const uint64_t *w_planes, int n_out, int kw,
-                        const double *w_basis, const double *bias, uint64_t *scratch, double *y) {
+// planes in `scratch` (batch, kx, words), then the dense kernel of `path` into y. 0, or -1 as lq_dense.
+LQ_EXPORT int lq_layer(const double *x, int batch, int n, const double *thresholds, const int32_t *codes, int n_levels,
+                       int kx, const double *x_basis, const uint64_t *w_planes, int n_out, int kw,
+                       const double *w_basis, const double *bias, uint64_t *scratch, double *y, int path) {
+    const DenseFn fn = dense_fn(path);
+    if (!fn)
+        return -1;
     encode_planes(x, batch, n, thresholds, codes, n_levels, kx, scratch);
-    lq_dense(scratch, batch, kx, x_basis, w_planes, n_out, kw, w_basis, bias, n, y);
+    fn(scratch, batch, kx, x_basis, w_planes, n_out, kw, w_basis, bias, n, y);
+    return 0;
 }
 
 // A chain of LQ dense layers (ReLU between them where relu != 0), in one call: the host-side
@@ -104,20 +274,24 @@ struct LQLayerDesc {
     const double *bias;
 };
 
-LQ_EXPORT void lq_chain(const double *x, int batch, int n_layers, const LQLayerDesc *layers, uint64_t *scratch,
-                        double *buf_a, double *buf_b, double *y) {
+LQ_EXPORT int lq_chain(const double *x, int batch, int n_layers, const LQLayerDesc *layers, uint64_t *scratch,
+                       double *buf_a, double *buf_b, double *y, int path) {
+    const DenseFn fn = dense_fn(path);
+    if (!fn)
+        return -1;
     const double *in = x;
     for (int l = 0; l < n_layers; l++) {
         const LQLayerDesc &d = layers[l];
         double *out = (l == n_layers - 1) ? y : ((l % 2 == 0) ? buf_a : buf_b);
-        lq_layer(in, batch, d.n, d.thresholds, d.codes, d.n_levels, d.kx, d.x_basis, d.w_planes, d.n_out, d.kw,
-                 d.w_basis, d.bias, scratch, out);
+        encode_planes(in, batch, d.n, d.thresholds, d.codes, d.n_levels, d.kx, scratch);
+        fn(scratch, batch, d.kx, d.x_basis, d.w_planes, d.n_out, d.kw, d.w_basis, d.bias, d.n, out);
         if (d.relu) {
             for (size_t i = 0; i < (size_t)batch * d.n_out; i++)
                 out[i] = out[i] > 0.0 ? out[i] : 0.0;
         }
         in = out;
     }
+    return 0;
 }
 
 // The same dense layer in plain fp32: y (batch, n_out) = x (batch, n) @ w (n_out, n)^T + bias.

@@ -1,0 +1,131 @@
+"""The LQ CPU kernel's instruction-set paths (flow.lq.cpu.PATHS): each one this CPU runs equals the
+numpy reference bit for bit, for K = 1..4 on both sides and sizes around the 64 / 256 / 512-bit
+vector widths; the default is the best path; a path the CPU lacks is a clear error."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flow.lq import reference as R
+
+cpu = pytest.importorskip("flow.lq.cpu")
+
+SHAPES = [(1, 1), (63, 3), (64, 4), (65, 5), (200, 9), (255, 4), (256, 7), (257, 8), (511, 3), (513, 6), (784, 13), (1000, 2)]
+
+
+def _paths():
+    return cpu.available_paths()
+
+
+def _layer(rng, n, n_out, kx, kw, path, offset=0.0):
+    x = rng.normal(0, 1, (5, n))
+    w = rng.normal(0, 0.1, (n, n_out))
+    b = rng.normal(0, 1, n_out)
+    xb = R.on_grid(R.init_basis(x, kx) * rng.uniform(0.5, 1.5, kx))
+    wb = R.on_grid(np.abs(rng.normal(0.05, 0.03, (kw, n_out))) + 1e-3)
+    return x, cpu.LQDense.from_kernel(w, b, xb, wb, offset, path=path)
+
+
+@pytest.mark.parametrize("path", cpu.PATHS)
+@pytest.mark.parametrize("kx", [1, 2, 3, 4])
+@pytest.mark.parametrize("kw", [1, 2, 3, 4])
+def test_every_path_equals_the_reference_bit_for_bit(rng, path, kx, kw):
+    if path not in _paths():
+        pytest.skip(f"this CPU has no {path} path")
+    for n, n_out in SHAPES:
+        x, layer = _layer(rng, n, n_out, kx, kw, path)
+        assert layer.path == path
+        planes = R.pack_bits(R.encode(x, layer.x_basis), kx)
+        expected = R.dense_reference(planes, layer.x_basis, layer.w_planes, layer.w_basis, layer.bias, n)
+        assert np.array_equal(layer(x), expected), (path, n, n_out)
+        assert np.array_equal(layer.dense_planes(planes), expected), (path, n, n_out)
+        assert np.array_equal(layer(x[:1]), expected[:1]), (path, n, n_out)  # batch 1 == row 0 of a batch
+
+
+@pytest.mark.parametrize("n", [64, 100, 257, 513])
+def test_paths_agree_on_random_planes(rng, n):
+    """Arbitrary bit patterns (not only encoded ones) and a larger batch: all paths give the same bits."""
+    words = -(-n // 64)
+    pad = np.uint64((1 << (n % 64)) - 1 if n % 64 else 2**64 - 1)  # bits past n stay zero, as pack_bits leaves them
+    x_planes = rng.integers(0, 2**64 - 1, (33, 3, words), dtype=np.uint64, endpoint=True)
+    w_planes = rng.integers(0, 2**64 - 1, (10, 2, words), dtype=np.uint64, endpoint=True)
+    x_planes[..., -1] &= pad
+    w_planes[..., -1] &= pad
+    x_basis, w_basis, bias = np.array([0.25, 0.5, 1.0]), rng.uniform(0, 1, (2, 10)), rng.normal(0, 1, 10)
+    ref = R.dense_reference(x_planes, x_basis, w_planes, w_basis, bias, n)
+    for path in _paths():
+        layer = cpu.LQDense(x_basis, w_basis, w_planes, bias, n, path=path)
+        assert np.array_equal(layer.dense_planes(x_planes), ref), path
+
+
+@pytest.mark.parametrize("path", cpu.PATHS)
+def test_sequential_on_every_path(rng, path):
+    if path not in _paths():
+        pytest.skip(f"this CPU has no {path} path")
+    x = rng.uniform(0, 1, (6, 300))
+    w1, w2 = rng.normal(0, 0.2, (300, 70)), rng.normal(0, 0.2, (70, 10))
+    a1, c1 = R.qem_fit(x, 2, offset=True)
+    l1 = cpu.LQDense.from_kernel(w1, np.zeros(70), R.on_grid(a1), R.on_grid(R.qem_fit_channels(w1, 3)), c1, path=path)
+    hidden = np.maximum(l1(x), 0)
+    a2, c2 = R.qem_fit(hidden, 1, offset=True)
+    l2 = cpu.LQDense.from_kernel(w2, np.zeros(10), R.on_grid(a2), R.on_grid(R.qem_fit_channels(w2, 4)), c2, path=path)
+    net = cpu.LQSequential([l1, l2], path=path)
+    assert net.path == path
+    h_planes = R.pack_bits(R.encode(hidden, l2.x_basis, l2.x_offset), 1)
+    expected = R.dense_reference(h_planes, l2.x_basis, l2.w_planes, l2.w_basis, l2.bias, 70)
+    assert np.array_equal(net(x), expected)
+    assert np.array_equal(net(x[2:3]), expected[2:3])
+
+
+def test_default_is_the_best_path(monkeypatch):
+    monkeypatch.delenv(cpu.PATH_ENV, raising=False)
+    paths = _paths()
+    assert paths[-1] == "portable" and set(paths) <= set(cpu.PATHS)
+    assert paths == sorted(paths, key=cpu.PATHS.index, reverse=True)  # best first
+    flags = ""
+    if Path("/proc/cpuinfo").exists():
+        flags = next((l for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("flags")), "").split()
+    if "avx512f" in flags and "avx512_vpopcntdq" in flags:
+        assert paths[0] == "avx512"
+    elif "avx2" in flags:
+        assert paths[0] == "avx2"
+    w = np.ones((64, 4)) * 0.1
+    layer = cpu.LQDense.from_kernel(w, np.zeros(4), np.array([1.0]), np.full((1, 4), 0.1))
+    assert layer.path == paths[0]
+    assert cpu.LQSequential([layer]).path == paths[0]
+
+
+def test_env_var_forces_a_path(monkeypatch):
+    w = np.ones((64, 4)) * 0.1
+    monkeypatch.setenv(cpu.PATH_ENV, "portable")
+    assert cpu.LQDense.from_kernel(w, np.zeros(4), np.array([1.0]), np.full((1, 4), 0.1)).path == "portable"
+    monkeypatch.setenv(cpu.PATH_ENV, "sse9")
+    with pytest.raises(ValueError, match=r"unknown \$MSQ_LQ_PATH 'sse9'; choose one of portable, popcnt, avx2, avx512"):
+        cpu.LQDense.from_kernel(w, np.zeros(4), np.array([1.0]), np.full((1, 4), 0.1))
+
+
+def test_a_path_the_cpu_lacks_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv(cpu.PATH_ENV, raising=False)
+    monkeypatch.setattr(cpu, "_supported_mask", lambda: 0b0011)  # a CPU with POPCNT only
+    assert cpu.available_paths() == ["popcnt", "portable"]
+    w = np.ones((64, 4)) * 0.1
+    with pytest.raises(RuntimeError, match=r"the 'avx512' path needs AVX-512 F and VPOPCNTDQ, which this CPU lacks "
+                                           r"\(available here: popcnt, portable\)"):
+        cpu.LQDense.from_kernel(w, np.zeros(4), np.array([1.0]), np.full((1, 4), 0.1), path="avx512")
+    with pytest.raises(RuntimeError, match="'avx2' path needs AVX2"):
+        cpu.LQSequential([cpu.LQDense.from_kernel(w, np.zeros(4), np.array([1.0]), np.full((1, 4), 0.1))], path="avx2")
+    with pytest.raises(ValueError, match="unknown path 'neon'"):
+        cpu.resolve_path("neon")
+
+
+def test_the_library_refuses_a_path_index_it_lacks():
+    lib = cpu.library()
+    y = np.empty((1, 1))
+    args = (np.zeros((1, 1, 1), np.uint64), 1, 1, np.ones(1), np.zeros((1, 1, 1), np.uint64), 1, 1, np.ones(1), np.zeros(1), 64, y)
+    assert lib.lq_dense(*args, 0) == 0 and y[0, 0] == 64.0
+    assert lib.lq_dense(*args, 4) == -1 and lib.lq_dense(*args, -1) == -1
+
+
+def test_no_march_native_in_the_build():
+    assert not any(f.startswith("-march") for f in cpu.FLAGS)
