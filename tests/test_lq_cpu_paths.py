@@ -86,7 +86,7 @@ def test_default_is_the_best_path(monkeypatch):
     flags = ""
     if Path("/proc/cpuinfo").exists():
         flags = next((l for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("flags")), "").split()
-    if "avx512f" in flags and "avx512_vpopcntdq" in flags:
+    if "avx512f" in flags and "avx512dq" in flags and "avx512_vpopcntdq" in flags:
         assert paths[0] == "avx512"
     elif "avx2" in flags:
         assert paths[0] == "avx2"
@@ -110,7 +110,7 @@ def test_a_path_the_cpu_lacks_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(cpu, "_supported_mask", lambda: 0b0011)  # a CPU with POPCNT only
     assert cpu.available_paths() == ["popcnt", "portable"]
     w = np.ones((64, 4)) * 0.1
-    with pytest.raises(RuntimeError, match=r"the 'avx512' path needs AVX-512 F and VPOPCNTDQ, which this CPU lacks "
+    with pytest.raises(RuntimeError, match=r"the 'avx512' path needs AVX-512 F, DQ and VPOPCNTDQ, which this CPU lacks "
                                            r"\(available here: popcnt, portable\)"):
         cpu.LQDense.from_kernel(w, np.zeros(4), np.array([1.0]), np.full((1, 4), 0.1), path="avx512")
     with pytest.raises(RuntimeError, match="'avx2' path needs AVX2"):
@@ -123,9 +123,22 @@ def test_the_library_refuses_a_path_index_it_lacks():
     lib = cpu.library()
     y = np.empty((1, 1))
     args = (np.zeros((1, 1, 1), np.uint64), 1, 1, np.ones(1), np.zeros((1, 1, 1), np.uint64), 1, 1, np.ones(1), np.zeros(1), 64, y)
-    assert lib.lq_dense(*args, 0) == 0 and y[0, 0] == 64.0
-    assert lib.lq_dense(*args, 4) == -1 and lib.lq_dense(*args, -1) == -1
+    assert lib.lq_dense(*args, None, 0) == 0 and y[0, 0] == 64.0
+    assert lib.lq_dense(*args, None, 4) == -1 and lib.lq_dense(*args, None, -1) == -1
 
 
 def test_no_march_native_in_the_build():
     assert not any(f.startswith("-march") for f in cpu.FLAGS)
+
+
+def test_the_avx512_path_runs_on_output_interleaved_weights():
+    if "avx512" not in cpu.available_paths():
+        pytest.skip("this CPU has no AVX-512 VPOPCNTDQ path")
+    rng = np.random.default_rng(3)
+    w_planes = rng.integers(0, 2**63, size=(13, 2, 3), dtype=np.uint64)
+    inter = cpu.interleave_outputs(w_planes)
+    assert inter.shape == (2, 2, 3, 8)
+    for j in range(16):
+        g, t = divmod(j, 8)
+        expected = w_planes[j] if j < 13 else np.zeros((2, 3), np.uint64)
+        assert np.array_equal(inter[g, :, :, t], expected)

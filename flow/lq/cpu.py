@@ -33,7 +33,7 @@ from flow.lq import reference
 SOURCE = Path(__file__).with_name("lq_kernel.cpp")
 FLAGS = ["-O3", "-ffp-contract=off", "-fPIC", "-shared", "-std=c++14"]  # no -march: paths dispatch at run time
 PATHS = ("portable", "popcnt", "avx2", "avx512")  # the kernel's path indices, worst to best
-_NEEDS = {"portable": "nothing", "popcnt": "POPCNT", "avx2": "AVX2", "avx512": "AVX-512 F and VPOPCNTDQ"}
+_NEEDS = {"portable": "nothing", "popcnt": "POPCNT", "avx2": "AVX2", "avx512": "AVX-512 F, DQ and VPOPCNTDQ"}
 PATH_ENV = "MSQ_LQ_PATH"
 _LIB = None
 
@@ -110,13 +110,14 @@ def library():
         lib.lq_paths.restype = ctypes.c_int
         lib.lq_dense.argtypes = [p(np.uint64, flags="C"), ctypes.c_int, ctypes.c_int, p(np.float64, flags="C"),
                                  p(np.uint64, flags="C"), ctypes.c_int, ctypes.c_int, p(np.float64, flags="C"),
-                                 p(np.float64, flags="C"), ctypes.c_int, p(np.float64, flags="C"), ctypes.c_int]
+                                 p(np.float64, flags="C"), ctypes.c_int, p(np.float64, flags="C"), ctypes.c_void_p,
+                                 ctypes.c_int]
         lib.lq_dense.restype = ctypes.c_int
         lib.fp32_dense.argtypes = [p(np.float32, flags="C"), ctypes.c_int, ctypes.c_int, p(np.float32, flags="C"),
                                    ctypes.c_int, p(np.float32, flags="C"), p(np.float32, flags="C")]
         # the hot path: raw pointers, no per-call array checks (LQDense validates once)
         vp, ci = ctypes.c_void_p, ctypes.c_int
-        lib.lq_layer.argtypes = [vp, ci, ci, vp, vp, ci, ci, vp, vp, ci, ci, vp, vp, vp, vp, ci]
+        lib.lq_layer.argtypes = [vp, ci, ci, vp, vp, ci, ci, vp, vp, ci, ci, vp, vp, vp, vp, vp, ci]
         lib.lq_layer.restype = ci
         lib.lq_chain.argtypes = [vp, ci, ci, vp, vp, vp, vp, vp, ci]
         lib.lq_chain.restype = ci
@@ -220,6 +221,9 @@ class LQDense:
             raise ValueError(
                 f"LQDense: w_basis {self.w_basis.shape}, w_planes {self.w_planes.shape} and bias {self.bias.shape} do not agree"
             )
+        # the AVX-512 path reads an output-interleaved copy: eight outputs per 512-bit word (lq_kernel.cpp)
+        self._w_inter = interleave_outputs(self.w_planes) if self.path == "avx512" else None
+        self.w_inter_address = self._w_inter.ctypes.data if self._w_inter is not None else None
         # constant arguments of the hot path, as raw pointers (the arrays above keep them alive)
         t, c = self._tables
         self._const = (t.ctypes.data, c.ctypes.data, len(c), len(self.x_basis), self.x_basis.ctypes.data,
@@ -247,7 +251,7 @@ class LQDense:
         y = np.empty((batch, self.n_out))
         t, c, n_levels, kx, xb, wp, n_out, kw, wb, b = self._const
         library().lq_layer(x.ctypes.data, batch, self.n, t, c, n_levels, kx, xb, wp, n_out, kw, wb, b,
-                           self._scratch.ctypes.data, y.ctypes.data, self._path)
+                           self._scratch.ctypes.data, y.ctypes.data, self.w_inter_address, self._path)
         return y
 
     def dense_planes(self, x_planes: np.ndarray) -> np.ndarray:
@@ -256,13 +260,14 @@ class LQDense:
             raise ValueError(f"LQDense: expected input planes (batch, {kx}, {self.w_planes.shape[2]}), got {x_planes.shape}")
         y = np.empty((x_planes.shape[0], self.n_out))
         library().lq_dense(np.ascontiguousarray(x_planes), x_planes.shape[0], kx, self.x_basis, self.w_planes,
-                           self.n_out, self.w_planes.shape[1], self.w_basis, self.bias, self.n, y, self._path)
+                           self.n_out, self.w_planes.shape[1], self.w_basis, self.bias, self.n, y,
+                           self.w_inter_address, self._path)
         return y
 
 
 class _LayerDesc(ctypes.Structure):
     _fields_ = [(name, ctypes.c_int) for name in ("n", "n_levels", "kx", "n_out", "kw", "relu")] + [
-        (name, ctypes.c_void_p) for name in ("thresholds", "codes", "x_basis", "w_planes", "w_basis", "bias")
+        (name, ctypes.c_void_p) for name in ("thresholds", "codes", "x_basis", "w_planes", "w_basis", "bias", "w_inter")
     ]
 
 
@@ -284,7 +289,9 @@ class LQSequential:
         descs = []
         for i, layer in enumerate(self.layers):
             t, c, n_levels, kx, xb, wp, n_out, kw, wb, b = layer._const
-            descs.append(_LayerDesc(layer.n, n_levels, kx, n_out, kw, int(i < len(layers) - 1), t, c, xb, wp, wb, b))
+            w_inter = layer.w_inter_address if self._path == layer._path else None
+            descs.append(_LayerDesc(layer.n, n_levels, kx, n_out, kw, int(i < len(layers) - 1), t, c, xb, wp, wb, b,
+                                    w_inter))
         self._descs = (_LayerDesc * len(descs))(*descs)
         self._width = max(layer.n_out for layer in self.layers)
         self._scratch_per_sample = max(len(l.x_basis) * l.w_planes.shape[2] for l in self.layers)
@@ -311,6 +318,16 @@ class LQSequential:
         self._bufs = (a, b, scratch)
         self._buf_addresses = (_address(scratch), _address(a), _address(b))
         self._capacity = batch
+
+
+def interleave_outputs(w_planes: np.ndarray) -> np.ndarray:
+    """``(n_out, kw, words)`` planes -> ``(groups, kw, words, 8)``: word i of plane q of output 8 g + t at
+    ``[g, q, i, t]``, outputs past ``n_out`` zero (the AVX-512 path's layout)."""
+    n_out, kw, words = w_planes.shape
+    groups = -(-n_out // 8)
+    padded = np.zeros((groups * 8, kw, words), dtype=np.uint64)
+    padded[:n_out] = w_planes
+    return np.ascontiguousarray(padded.reshape(groups, 8, kw, words).transpose(0, 2, 3, 1))
 
 
 def _address(array: np.ndarray) -> int:

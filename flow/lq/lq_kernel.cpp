@@ -20,9 +20,9 @@ static void encode_planes(const T *x, int batch, int n, const double *thresholds
         uint64_t *pb = planes + (size_t)b * k * words;
         for (int i = 0; i < n; i++) {
             const double v = xb[i];
-            int l = 0;
-            while (l < n_levels - 1 && v >= thresholds[l]) // ties go to the upper level
-                l++;
+            int l = 0; // thresholds ascend: the number at or below v is the level (ties go up)
+            for (int t = 0; t < n_levels - 1; t++)
+                l += v >= thresholds[t];
             const int32_t code = codes[l];
             for (int p = 0; p < k; p++)
                 pb[p * words + (i >> 6)] |= (uint64_t)((code >> p) & 1) << (i & 63);
@@ -52,7 +52,8 @@ static int detect_paths() {
         mask |= 1 << LQ_POPCNT;
     if (__builtin_cpu_supports("avx2"))
         mask |= 1 << LQ_AVX2;
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq"))
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512vpopcntdq"))
         mask |= 1 << LQ_AVX512;
 #endif
     return mask;
@@ -90,7 +91,7 @@ LQ_SCALAR_POPS(portable, LQ_NOTARGET)
 #ifdef LQ_X86
 #define LQ_T_POPCNT __attribute__((target("popcnt")))
 #define LQ_T_AVX2 __attribute__((target("avx2")))
-#define LQ_T_AVX512 __attribute__((target("avx512f,avx512vpopcntdq")))
+#define LQ_T_AVX512 __attribute__((target("avx512f,avx512dq,avx512vpopcntdq")))
 LQ_SCALAR_POPS(popcnt, LQ_T_POPCNT)
 
 namespace avx2 {
@@ -170,6 +171,120 @@ LQ_T_AVX512 static inline int pop1(const uint64_t *x, const uint64_t *w, int wor
     }
     return (int)_mm512_reduce_add_epi64(a);
 }
+// Largest plane counts of the interleaved AVX-512 kernel (K <= 8 bits and an offset plane); larger
+// layers use the plain AVX-512 kernel.
+#define LQ_MAX_KX 9
+#define LQ_MAX_KW 8
+
+// Output-interleaved form of the weights (flow.lq.cpu builds it for this path): w_inter
+// [(g * kw + q) * words + i] * 8 + t holds word i of plane q of output 8 g + t (zero past n_out).
+// Eight outputs share each 512-bit register: one broadcast input word, one load, one XOR and one
+// VPOPCNTQ per word for 8 outputs, and no horizontal sum. The (p, q) terms are added in the same
+// order and with the same operations (mul, mul, add; no FMA) as the scalar kernel: bit-exact.
+template <int KX>
+LQ_T_AVX512 static void dense_inter_kx(const uint64_t *x_planes, int batch, const double *x_basis,
+                                       const uint64_t *w_inter, int n_out, int kw, const double *w_basis,
+                                       const double *bias, int n, double *y) {
+    const int words = (n + 63) / 64;
+    const int groups = (n_out + 7) / 8;
+    const __m512i nv = _mm512_set1_epi64(n);
+    for (int g = 0; g < groups; g++) {
+        const int j = g * 8;
+        const __mmask8 m = n_out - j >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (n_out - j)) - 1);
+        const uint64_t *wg = w_inter + (size_t)g * kw * words * 8;
+        const __m512d bv = _mm512_maskz_loadu_pd(m, bias + j);
+        for (int b = 0; b < batch; b++) {
+            const uint64_t *xb = x_planes + (size_t)b * KX * words;
+            // popcounts of every (input plane, weight plane) pair: each weight word is loaded once for
+            // the KX input planes, whose accumulators stay in registers (KX is a compile-time constant)
+            __m512i pops[KX * LQ_MAX_KW];
+            for (int q = 0; q < kw; q++) {
+                const uint64_t *wq = wg + (size_t)q * words * 8;
+                __m512i a[KX];
+                for (int p = 0; p < KX; p++)
+                    a[p] = _mm512_setzero_si512();
+                for (int i = 0; i < words; i++) {
+                    const __m512i wv = _mm512_loadu_si512((const void *)(wq + (size_t)i * 8));
+                    for (int p = 0; p < KX; p++) {
+                        const __m512i xv = _mm512_set1_epi64((long long)xb[p * words + i]);
+                        a[p] = _mm512_add_epi64(a[p], _mm512_popcnt_epi64(_mm512_xor_si512(xv, wv)));
+                    }
+                }
+                for (int p = 0; p < KX; p++)
+                    pops[p * kw + q] = a[p];
+            }
+            // the terms in the scalar kernel's order (p outer, q inner)
+            __m512d acc = _mm512_setzero_pd();
+            for (int p = 0; p < KX; p++) {
+                const __m512d xbp = _mm512_set1_pd(x_basis[p]);
+                for (int q = 0; q < kw; q++) {
+                    const __m512i pop = pops[p * kw + q];
+                    const __m512d cnt = _mm512_cvtepi64_pd(_mm512_sub_epi64(nv, _mm512_slli_epi64(pop, 1)));
+                    const __m512d coef = _mm512_mul_pd(xbp, _mm512_maskz_loadu_pd(m, w_basis + (size_t)q * n_out + j));
+                    acc = _mm512_add_pd(acc, _mm512_mul_pd(coef, cnt));
+                }
+            }
+            _mm512_mask_storeu_pd(y + (size_t)b * n_out + j, m, _mm512_add_pd(acc, bv));
+        }
+    }
+}
+
+// The interleaved kernel for kx input planes (1..LQ_MAX_KX); false when kx is outside that range.
+LQ_T_AVX512 static bool dense_inter(const uint64_t *x_planes, int batch, int kx, const double *x_basis,
+                                    const uint64_t *w_inter, int n_out, int kw, const double *w_basis,
+                                    const double *bias, int n, double *y) {
+#define LQ_INTER_CASE(K)                                                                                               \
+    case K:                                                                                                            \
+        dense_inter_kx<K>(x_planes, batch, x_basis, w_inter, n_out, kw, w_basis, bias, n, y);                          \
+        return true;
+    switch (kx) {
+        LQ_INTER_CASE(1)
+        LQ_INTER_CASE(2)
+        LQ_INTER_CASE(3)
+        LQ_INTER_CASE(4)
+        LQ_INTER_CASE(5)
+        LQ_INTER_CASE(6)
+        LQ_INTER_CASE(7)
+        LQ_INTER_CASE(8)
+        LQ_INTER_CASE(9)
+    default:
+        return false;
+    }
+#undef LQ_INTER_CASE
+}
+
+// x (batch, n) float64 -> planes, 8 inputs per step: one compare mask per threshold, then plane p
+// of the 8 inputs = OR over levels l whose code has bit p of (level == l) = ge[l - 1] & ~ge[l].
+// Same comparisons (>=, NaN false) as encode_planes: bit-exact.
+LQ_T_AVX512 static void encode_planes(const double *x, int batch, int n, const double *thresholds,
+                                      const int32_t *codes, int n_levels, int k, uint64_t *planes) {
+    const int words = (n + 63) / 64;
+    std::memset(planes, 0, sizeof(uint64_t) * (size_t)batch * k * words);
+    __m512d t[64];
+    const int n_t = n_levels - 1 < 64 ? n_levels - 1 : 64;
+    for (int l = 0; l < n_t; l++)
+        t[l] = _mm512_set1_pd(thresholds[l]);
+    for (int b = 0; b < batch; b++) {
+        const double *xb = x + (size_t)b * n;
+        uint64_t *pb = planes + (size_t)b * k * words;
+        for (int i = 0; i < n; i += 8) {
+            const __mmask8 in = n - i >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (n - i)) - 1);
+            const __m512d v = _mm512_maskz_loadu_pd(in, xb + i);
+            __mmask8 below = in; // inputs at level >= l (all of them for l = 0)
+            uint32_t bits[32] = {0};
+            for (int l = 0; l < n_levels; l++) {
+                const __mmask8 above = l < n_t ? (__mmask8)(_mm512_cmp_pd_mask(v, t[l], _CMP_GE_OQ) & in) : (__mmask8)0;
+                const uint32_t at = (uint32_t)(below & ~above) & 0xffu; // inputs at exactly level l
+                const int32_t code = codes[l];
+                for (int p = 0; p < k; p++)
+                    bits[p] |= ((code >> p) & 1) ? at : 0u;
+                below = above;
+            }
+            for (int p = 0; p < k; p++)
+                pb[p * words + (i >> 6)] |= (uint64_t)bits[p] << (i & 63);
+        }
+    }
+}
 } // namespace avx512
 #endif
 
@@ -239,13 +354,39 @@ static DenseFn dense_fn(int path) {
     return table[path];
 }
 
+// The input encoder of `path` (AVX-512: 8 inputs per compare; the others the scalar loop).
+static void encode_for(int path, const double *x, int batch, int n, const double *thresholds, const int32_t *codes,
+                       int n_levels, int k, uint64_t *planes) {
+#ifdef LQ_X86
+    if (path == LQ_AVX512 && n_levels <= 65 && k <= 32) {
+        avx512::encode_planes(x, batch, n, thresholds, codes, n_levels, k, planes);
+        return;
+    }
+#endif
+    encode_planes(x, batch, n, thresholds, codes, n_levels, k, planes);
+}
+
+// The dense kernel of `path` on its weights: the AVX-512 path on the output-interleaved copy when
+// the caller has one (w_inter not null), every other path on the plain planes.
+static void run_dense(int path, DenseFn fn, const uint64_t *x_planes, int batch, int kx, const double *x_basis,
+                      const uint64_t *w_planes, const uint64_t *w_inter, int n_out, int kw, const double *w_basis,
+                      const double *bias, int n, double *y) {
+#ifdef LQ_X86
+    if (path == LQ_AVX512 && w_inter && kw <= LQ_MAX_KW &&
+        avx512::dense_inter(x_planes, batch, kx, x_basis, w_inter, n_out, kw, w_basis, bias, n, y))
+        return;
+#endif
+    fn(x_planes, batch, kx, x_basis, w_planes, n_out, kw, w_basis, bias, n, y);
+}
+
 // Returns 0, or -1 (nothing written) where this CPU lacks `path`.
 LQ_EXPORT int lq_dense(const uint64_t *x_planes, int batch, int kx, const double *x_basis, const uint64_t *w_planes,
-                       int n_out, int kw, const double *w_basis, const double *bias, int n, double *y, int path) {
+                       int n_out, int kw, const double *w_basis, const double *bias, int n, double *y,
+                       const uint64_t *w_inter, int path) {
     const DenseFn fn = dense_fn(path);
     if (!fn)
         return -1;
-    fn(x_planes, batch, kx, x_basis, w_planes, n_out, kw, w_basis, bias, n, y);
+    run_dense(path, fn, x_planes, batch, kx, x_basis, w_planes, w_inter, n_out, kw, w_basis, bias, n, y);
     return 0;
 }
 
@@ -253,12 +394,13 @@ LQ_EXPORT int lq_dense(const uint64_t *x_planes, int batch, int kx, const double
 // planes in `scratch` (batch, kx, words), then the dense kernel of `path` into y. 0, or -1 as lq_dense.
 LQ_EXPORT int lq_layer(const double *x, int batch, int n, const double *thresholds, const int32_t *codes, int n_levels,
                        int kx, const double *x_basis, const uint64_t *w_planes, int n_out, int kw,
-                       const double *w_basis, const double *bias, uint64_t *scratch, double *y, int path) {
+                       const double *w_basis, const double *bias, uint64_t *scratch, double *y,
+                       const uint64_t *w_inter, int path) {
     const DenseFn fn = dense_fn(path);
     if (!fn)
         return -1;
-    encode_planes(x, batch, n, thresholds, codes, n_levels, kx, scratch);
-    fn(scratch, batch, kx, x_basis, w_planes, n_out, kw, w_basis, bias, n, y);
+    encode_for(path, x, batch, n, thresholds, codes, n_levels, kx, scratch);
+    run_dense(path, fn, scratch, batch, kx, x_basis, w_planes, w_inter, n_out, kw, w_basis, bias, n, y);
     return 0;
 }
 
@@ -272,6 +414,7 @@ struct LQLayerDesc {
     const uint64_t *w_planes;
     const double *w_basis;
     const double *bias;
+    const uint64_t *w_inter; // output-interleaved weights for the AVX-512 path, or null
 };
 
 LQ_EXPORT int lq_chain(const double *x, int batch, int n_layers, const LQLayerDesc *layers, uint64_t *scratch,
@@ -283,8 +426,9 @@ LQ_EXPORT int lq_chain(const double *x, int batch, int n_layers, const LQLayerDe
     for (int l = 0; l < n_layers; l++) {
         const LQLayerDesc &d = layers[l];
         double *out = (l == n_layers - 1) ? y : ((l % 2 == 0) ? buf_a : buf_b);
-        encode_planes(in, batch, d.n, d.thresholds, d.codes, d.n_levels, d.kx, scratch);
-        fn(scratch, batch, d.kx, d.x_basis, d.w_planes, d.n_out, d.kw, d.w_basis, d.bias, d.n, out);
+        encode_for(path, in, batch, d.n, d.thresholds, d.codes, d.n_levels, d.kx, scratch);
+        run_dense(path, fn, scratch, batch, d.kx, d.x_basis, d.w_planes, d.w_inter, d.n_out, d.kw, d.w_basis, d.bias,
+                  d.n, out);
         if (d.relu) {
             for (size_t i = 0; i < (size_t)batch * d.n_out; i++)
                 out[i] = out[i] > 0.0 ? out[i] : 0.0;
