@@ -13,6 +13,19 @@ STRUCT = re.compile(r"struct (\w+) : nnet::(\w+) \{(.*?)\n\};", re.S)
 MEMBER = re.compile(r"static const (?:unsigned|bool) (\w+) = (\w+);")
 
 
+def function_body(source: str, name: str) -> str:
+    """The body of the first definition of function ``name`` (brace matched), comments removed."""
+    source = re.sub(r"//[^\n]*", "", source)
+    start = re.search(rf"\b{name}\s*\([^;{{]*\)\s*\{{", source)
+    assert start, f"{name} not found"
+    depth, i = 0, start.end() - 1
+    for j in range(i, len(source)):
+        depth += {"{": 1, "}": -1}.get(source[j], 0)
+        if depth == 0:
+            return source[i : j + 1]
+    raise AssertionError(f"unbalanced braces in {name}")
+
+
 def project_file(hm, name: str) -> str:
     return (Path(hm.config.get_output_dir()) / "firmware" / name).read_text()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flow.hls.encode import FixedSpec, decode_dense, encode_dense, exact_spec, lanes, signed_integer_bits, size_types
+from flow.hls.encode import FixedSpec, decode_dense, encode_dense, exact_spec, signed_integer_bits, size_types
 from flow.quantizers import quantized_msq
 
 
@@ -41,6 +41,5 @@ def test_sized_types_hold_every_exact_result(rng):
 def test_helpers():
     assert signed_integer_bits(0) == 1 and signed_integer_bits(1) == 2 and signed_integer_bits(3.9) == 3
     assert exact_spec(np.array([0.375, -1.5]), "x") == FixedSpec(5, 2)
-    assert lanes(10, 3) == 4 and lanes(0, 4) == 1 and lanes(12, 1) == 12
     with pytest.raises(ValueError, match="fractional bits"):
         exact_spec(np.array([0.1]), "bias")

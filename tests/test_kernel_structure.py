@@ -11,22 +11,11 @@ import pytest
 
 from flow.hls import microarch
 from flow.package_data import TEMPLATES
-from tests.kernel_checks import assert_estimate_matches_config, assert_our_kernels, config_structs, project_file
+from tests.kernel_checks import (
+    assert_estimate_matches_config, assert_our_kernels, config_structs, function_body, project_file,
+)
 
 HEADERS = TEMPLATES / "nnet_utils"
-
-
-def function_body(source: str, name: str) -> str:
-    """The body of the first definition of function ``name`` (brace matched), comments removed."""
-    source = re.sub(r"//[^\n]*", "", source)
-    start = re.search(rf"\b{name}\s*\([^;{{]*\)\s*\{{", source)
-    assert start, f"{name} not found"
-    depth, i = 0, start.end() - 1
-    for j in range(i, len(source)):
-        depth += {"{": 1, "}": -1}.get(source[j], 0)
-        if depth == 0:
-            return source[i : j + 1]
-    raise AssertionError(f"unbalanced braces in {name}")
 
 
 @pytest.mark.parametrize("function", ["msq_lanes_split", "msq_lanes_folded", "msq_lanes_step", "tick"])

@@ -168,13 +168,11 @@ def _model_call(io: dict) -> str:
     }}"""
 
 
-#: Widest hls::stream word Vitis HLS accepts (a struct on a stream is packed into one word).
-MAX_STREAM_WORD_BITS = 4096
-
-
 def check_sample_channels(io: dict) -> None:
     """An io_parallel model's samples travel between the AXI top's processes as one stream word each;
     refuse samples wider than Vitis HLS allows, with the way out."""
+    from flow.hls.microarch import MAX_STREAM_WORD_BITS
+
     if io.get("io_type", "io_parallel") == "io_stream":
         return
     for side in ("input", "output"):

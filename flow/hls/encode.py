@@ -203,7 +203,3 @@ def size_types(d: DenseEncoding, data: FixedSpec, bias: np.ndarray, bias_spec: F
         result=result,
     )
 
-
-def lanes(n_products: int, reuse_factor: int) -> int:
-    """Parallel lanes so that ``reuse_factor`` cycles cover ``n_products`` (at least 1)."""
-    return max(1, -(-n_products // reuse_factor))

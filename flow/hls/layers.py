@@ -17,7 +17,7 @@ from hls4ml.model.layers import Layer, register_layer
 from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType, UnspecifiedPrecisionType
 
 from flow.hls.encode import DenseEncoding, FixedSpec, exact_spec, size_types
-from flow.hls.microarch import MAX_PARALLEL_FRAME, ConvScan, RowKernel
+from flow.hls.microarch import MAX_PARALLEL_FRAME, MAX_STREAM_WORD_BITS, ConvScan, RowKernel
 
 FLOAT32_MANTISSA = 24
 
@@ -45,10 +45,6 @@ def add_exact_result(layer: Layer, result: FixedSpec, shape: list[int], hint: st
             stacklevel=3,
         )
     layer.add_output_variable(shape, precision=FixedPrecisionType(result.width, result.integer, signed=True))
-
-
-#: Widest hls::stream word Vitis HLS accepts: a packet (``nnet::array``) is packed into one word.
-MAX_STREAM_WORD_BITS = 4096
 
 
 def check_stream_packets(layer: Layer, packets: dict[str, tuple[int, int]]) -> None:

@@ -40,10 +40,9 @@ accumulation), to be checked against csynth.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from flow.hls.microarch import ConvScan, bram18
+from flow.hls.microarch import ConvScan, bram18, rom_luts, scan_cycles
 
 #: Widest ROM segment (bits): exact through hls4ml's float64 printing of weights, one popcount block.
 SEGMENT_BITS = 48
@@ -53,7 +52,6 @@ LQ_DENSE_DEPTH = 6
 #: Extra cycles of a convolution's scan after its last pixel (estimate, as LQ_DENSE_DEPTH).
 LQ_SCAN_DEPTH = 6
 #: Distributed ROM: LUT6 primitives hold 64 x 1 bits.
-LUTRAM_DEPTH = 64
 
 
 def valid_reuse_factors(n_out: int) -> list[int]:
@@ -68,13 +66,6 @@ def check_lq_reuse_factor(n_out: int, reuse_factor, where: str) -> None:
             f"{where}: ReuseFactor {reuse_factor!r} is not valid for an LQ layer of {n_out} output rows (its lanes "
             f"fold rows); use 1..{n_out} (without idle padded rows: {', '.join(map(str, valid_reuse_factors(n_out)))})"
         )
-
-
-def lutram_luts(width_bits: int, depth: int) -> int:
-    """LUTs of a distributed ROM ``width x depth`` (64 x 1 per LUT6)."""
-    if width_bits <= 0 or depth <= 0:
-        return 0
-    return width_bits * math.ceil(depth / LUTRAM_DEPTH)
 
 
 @dataclass(frozen=True)
@@ -158,7 +149,7 @@ class LQRows:
     @property
     def param_rom_luts(self) -> int:
         """LUTs of the basis and bias ROMs (0 for constant weights)."""
-        return lutram_luts(*self.basis_rom_shape) + lutram_luts(*self.bias_rom_shape) if self.rom else 0
+        return rom_luts(*self.basis_rom_shape) + rom_luts(*self.bias_rom_shape) if self.rom else 0
 
     @property
     def pixels(self) -> int:
@@ -168,9 +159,7 @@ class LQRows:
     @property
     def cycles(self) -> int:
         """Cycles per input (Dense: one vector, convolution: one frame)."""
-        if self.scan is None:
-            return self.reuse_factor + LQ_DENSE_DEPTH
-        return self.scan.padded_pixels * self.reuse_factor + LQ_SCAN_DEPTH
+        return scan_cycles(self.scan, self.reuse_factor, LQ_DENSE_DEPTH, LQ_SCAN_DEPTH)
 
     @property
     def line_buffer_bits(self) -> int:

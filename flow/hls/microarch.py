@@ -48,6 +48,9 @@ LINE_REGISTERS_MAX_DEPTH = 8
 #: Deepest weight ROM kept in LUTs (distributed ROM, 64 words per LUT6); deeper ones are RAMB18 tiles.
 LUTROM_MAX_DEPTH = 64
 
+#: Widest hls::stream word Vitis HLS accepts (a packet or struct on a stream is packed into one word).
+MAX_STREAM_WORD_BITS = 4096
+
 #: Widest word Vitis HLS builds from ARRAY_RESHAPE (a wider weight ROM word is refused at conversion).
 MAX_ROM_WORD_BITS = 65536
 
@@ -79,6 +82,14 @@ def check_reuse_factor(n_in: int, n_out: int, reuse_factor: int, where: str) -> 
             f"{where}: ReuseFactor {reuse_factor!r} is not valid for {n_out} rows of {n_in} inputs; use 1..{n_in}"
             f"{folded} (without idle padded lanes: {', '.join(map(str, exact))})"
         )
+
+
+def scan_cycles(scan: "ConvScan | None", reuse_factor: int, dense_depth: int, scan_depth: int) -> int:
+    """Cycles per input of a row kernel: one reuse pass (Dense) or one per padded position (convolution),
+    plus the kernel's pipeline depth."""
+    if scan is None:
+        return reuse_factor + dense_depth
+    return scan.padded_pixels * reuse_factor + scan_depth
 
 
 def effective_reuse_factor(n_in: int, n_out: int, reuse_factor: int) -> int:
@@ -262,9 +273,7 @@ class RowKernel:
     @property
     def cycles(self) -> int:
         """Cycles per input (Dense: one vector, convolution: one frame)."""
-        if self.scan is None:
-            return self.reuse_factor + DENSE_DEPTH
-        return self.scan.padded_pixels * self.reuse_factor + SCAN_DEPTH
+        return scan_cycles(self.scan, self.reuse_factor, DENSE_DEPTH, SCAN_DEPTH)
 
     def check_rom_words(self) -> None:
         """Resource strategy: each matrix's ROM word within what Vitis HLS builds."""

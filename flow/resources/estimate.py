@@ -30,12 +30,11 @@ from dataclasses import dataclass, field
 
 from flow.boards import Board
 from flow.hls.microarch import (
-    DENSE_DEPTH, SCAN_DEPTH, ConvScan, RowKernel, bram18, effective_reuse_factor, mux_luts, rom_luts,
+    SCAN_DEPTH, ConvScan, RowKernel, bram18, effective_reuse_factor, mux_luts, rom_luts,
 )
 from flow.quantizers import levels
 from flow.resources.calibrate import load_calibration
 
-BRAM36_BITS = 36 * 1024
 #: Default budgets: fraction of each resource a design may use.
 DEFAULT_BUDGET = {"dsp": 1.0, "lut": 0.8, "ff": 0.8, "bram36": 1.0}
 
