@@ -1,0 +1,90 @@
+"""An emitted RTL design on disk: ``design.v`` (Verilog-2005) and ``rtl.json`` (its streams and
+stages), written by :func:`emit` from a model converted with backend ``MSQ``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from flow.rtl.netlist import DenseStage, Netlist, netlist_from_model
+from flow.rtl.top import Stream, emit_design
+
+VERILOG = "design.v"
+DESCRIPTION = "rtl.json"
+#: cycles a stage may add beyond its reuse factor (pipeline registers), for the harness' time-out
+STAGE_SLACK = 4
+
+
+@dataclass(frozen=True)
+class RTLDesign:
+    directory: Path
+    netlist: Netlist
+
+    @property
+    def verilog(self) -> Path:
+        return self.directory / VERILOG
+
+    @property
+    def in_type(self):
+        from msq_overlay.packing import FixedType
+
+        return FixedType.from_dict(self.netlist.inp.type_dict())
+
+    @property
+    def out_type(self):
+        from msq_overlay.packing import FixedType
+
+        return FixedType.from_dict(self.netlist.out.type_dict())
+
+    @property
+    def in_format(self):
+        from msq_overlay.packing import beat_format
+
+        return beat_format(self.in_type, self.netlist.inp.count)
+
+    @property
+    def out_format(self):
+        from msq_overlay.packing import beat_format
+
+        return beat_format(self.out_type, self.netlist.out.count)
+
+    @property
+    def in_stream(self) -> Stream:
+        f = self.in_format
+        return Stream(self.netlist.inp.count, self.netlist.inp.spec.width, f.lane_bits, f.beat_bits)
+
+    @property
+    def out_stream(self) -> Stream:
+        f = self.out_format
+        return Stream(self.netlist.out.count, self.netlist.out.spec.width, f.lane_bits, f.beat_bits)
+
+    @property
+    def sample_cycles(self) -> int:
+        """An upper bound of the cycles one sample spends in the chain (no stalls)."""
+        return sum((st.kernel.reuse_factor if isinstance(st, DenseStage) else 1) + STAGE_SLACK
+                   for st in self.netlist.stages)
+
+    def description(self) -> dict:
+        stages = []
+        for st in self.netlist.stages:
+            entry = {"name": st.name, "kind": type(st).__name__, "n_in": st.n_in, "n_out": st.n_out,
+                     "out_type": st.out_spec.cpp()}
+            if isinstance(st, DenseStage):
+                k = st.kernel
+                entry.update(strategy=k.strategy, reuse_factor=k.reuse_factor, n_fix=k.n_fix, n_sp2=k.n_sp2,
+                             fix_lanes=k.fixed.lanes, sp2_lanes=k.sp2.lanes)
+            stages.append(entry)
+        return {"top": "msq_rtl_top", "input": {"type": self.netlist.inp.type_dict(), **self.in_format.to_dict()},
+                "output": {"type": self.netlist.out.type_dict(), **self.out_format.to_dict()}, "stages": stages}
+
+
+def emit(hm, directory, force: bool = False) -> RTLDesign:
+    """Write the Verilog of a converted model (io_parallel, backend ``MSQ``) into ``directory``."""
+    from flow.outdir import prepare
+
+    out = prepare(directory, "RTL directory", force)
+    design = RTLDesign(Path(out), netlist_from_model(hm))
+    design.verilog.write_text(emit_design(design.netlist, design.in_stream, design.out_stream))
+    (design.directory / DESCRIPTION).write_text(json.dumps(design.description(), indent=2) + "\n")
+    return design
