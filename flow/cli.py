@@ -247,6 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--resume", action="store_true", help="continue a build, skipping the steps already done")
     b.add_argument("--force", action="store_true", help="replace a non-empty build directory")
     b.set_defaults(func=cmd_build)
+
+    from flow.rtl.run import add_parser as add_rtl_parser
+
+    add_rtl_parser(sub, _positive_int)
     return p
 
 

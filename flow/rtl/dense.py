@@ -8,8 +8,8 @@ Three stages with valid/ready handshakes (a stage holds its result until the nex
    are ``±((x >>> f1) + (x >>> f2))`` under ``(* use_dsp = "no" *)``; each lane accumulates its
    products over ``RF`` cycles, and the last cycle copies the lane sums into the **parts** registers;
    at ``RF = 1`` (fully parallel) the weights are constants in the logic, above it they are read
-   from one ROM per matrix, ``lanes x bits`` wide and ``RF`` deep (``rom_style`` distributed up to
-   ``LUTROM_MAX_DEPTH`` words, else block), one word per cycle, as ``ARRAY_RESHAPE`` lays them out;
+   from one ROM per matrix, ``lanes x bits`` wide and ``RF`` deep (``rom_style "block"`` above
+   ``LUTROM_MAX_DEPTH`` words, else no attribute: distributed ROM / LUTs), one word per cycle, as ``ARRAY_RESHAPE`` lays them out;
 3. **combine**: each row's chunk partials are summed (a tree of two-operand adds), scaled by the row's
    power of two, the bias is added and the result is registered in the layer's exact output type.
 
@@ -180,8 +180,12 @@ class DenseWriter:
         if self.rf == 1:
             return flat
         width, depth = lanes.lanes * bits, self.rf
-        style = "distributed" if self.k.rom_lutram or not self.k.rom else "block"
-        self.add(f"    (* rom_style = \"{style}\" *) reg [{width - 1}:0] w{tag}_rom [0:{depth - 1}];",
+        # deep ROMs are RAMB18 tiles (rom_style block); shallow ones (at most LUTROM_MAX_DEPTH words, or constants
+        # of the Latency strategy) carry no attribute: Vivado infers distributed ROM, yosys 0.23 maps them to LUT
+        # logic (it refuses rom_style "distributed" for a ROM)
+        block = self.k.rom and not self.k.rom_lutram
+        attr = '(* rom_style = "block" *) ' if block else ""
+        self.add(f"    {attr}reg [{width - 1}:0] w{tag}_rom [0:{depth - 1}];",
                  f"    reg [{width - 1}:0] w{tag}_word;", "    initial begin")
         for cyc in range(depth):
             word = 0
