@@ -4,6 +4,7 @@ AXI4-Stream wrapper (random stalls included); lint clean; yosys maps every fixed
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -164,3 +165,45 @@ def test_rtl_cli_refuses_to_overwrite(tmp_path, capsys):
     assert main(["rtl", "tests/golden/digits_msq4.h5", "--out", str(out)]) == 2
     assert "--force" in capsys.readouterr().err
     assert (out / "keep.txt").read_text() == "user data"
+
+
+RTL_DRIVER_CHECK = """
+import json, sys
+from pathlib import Path
+import numpy as np
+from msq_overlay.driver import MSQOverlay
+from msq_overlay.sim import SimDevice
+overlay, library = Path(sys.argv[1]), sys.argv[2]
+dev = SimDevice(overlay, library=library)  # the DMA transfers run the Verilator model of the RTL top
+ol = MSQOverlay(dev.placeholder_bitfile(), device=dev)
+with np.load(overlay / "csim_reference.npz") as ref:
+    x, y = ref["x"], ref["y_backbone"]
+equal = bool(np.array_equal(ol.predict(x, raw=True), y))
+print(json.dumps({"equal": equal, "samples": int(len(x))}))
+"""
+
+
+@pytest.mark.csim
+def test_board_driver_runs_on_the_rtl(overlay_builds, tmp_path):
+    """MSQOverlay.predict through pynq's DMA driver and SimDevice, served by the Verilator library of the RTL
+    top built from the same model and settings as the HLS overlay: the overlay's C-simulation reference."""
+    import json
+    import subprocess
+
+    import flow
+    from tests.test_board_sim import BOARD_PYTHON
+
+    if not BOARD_PYTHON.exists():
+        pytest.skip(f"board environment {BOARD_PYTHON} missing; `make board-env` creates it")
+    cfg, _ = overlay_builds["mlp"]
+    model = flow.load_model(cfg.model)
+    conv = ConvertConfig(strategy=cfg.strategy, reuse_factor=cfg.reuse_factor, input_precision=cfg.input_precision)
+    hm = convert(model, tmp_path / "hls", conv, compile=False)
+    _, rtl = rtl_of(hm, tmp_path / "rtl")
+    script = tmp_path / "check.py"
+    script.write_text(RTL_DRIVER_CHECK)
+    proc = subprocess.run([str(BOARD_PYTHON), str(script), str(Path(cfg.out) / "overlay"),
+                           str(rtl.design.directory / "libmsq_rtl_sim.so")], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result == {"equal": True, "samples": result["samples"]} and result["samples"] > 0
