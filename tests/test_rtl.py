@@ -113,19 +113,42 @@ def test_rtl_library_serves_the_driver_abi(stall_design):
 
 @pytest.mark.yosys
 @pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys not installed (apt-get install yosys)")
-def test_yosys_maps_each_fixed_lane_to_one_dsp(stall_design):
+@pytest.mark.parametrize("packing", [None, False])
+def test_yosys_dsp_count_is_the_microarchitecture(packing, tmp_path):
+    """One DSP48E1 per fixed lane, or per packed pair of lanes (RowKernel.fix_dsps); SP2 lanes use none."""
     from flow.rtl.synth import MEASURED, synthesize
 
-    _, rtl = stall_design
-    measured = synthesize(rtl.design)
-    for st in rtl.design.netlist.stages:
-        counts = measured["stages"][st.name]
-        if hasattr(st, "kernel"):
-            assert counts["dsp"] == st.kernel.fixed.lanes, st.name  # SP2 lanes shift and add: no DSP
-            assert counts["lut"] > 0 and counts["ff"] > 0
-    assert measured["total"]["dsp"] == sum(st.kernel.fixed.lanes for st in rtl.design.netlist.stages
-                                            if hasattr(st, "kernel"))
+    model = build(SHAPES[1], 4, 0.5, seed=11)
+    hm = convert(model, tmp_path / "hls", ConvertConfig(strategy="Resource", reuse_factor=3, dsp_packing=packing),
+                 compile=False)
+    design, _ = rtl_of(hm, tmp_path / "rtl")
+    measured = synthesize(design)
+    kernels = {st.name: st.kernel for st in design.netlist.stages if hasattr(st, "kernel")}
+    assert all((k.pack is None) == (packing is False) for k in kernels.values())
+    for name, k in kernels.items():
+        counts = measured["stages"][name]
+        assert counts["dsp"] == k.fix_dsps, name
+        assert counts["lut"] > 0 and counts["ff"] > 0
+    assert measured["total"]["dsp"] == sum(k.fix_dsps for k in kernels.values())
     assert measured["source"] == MEASURED
+
+
+@pytest.mark.parametrize("strategy, rf, packing", [("Latency", 1, None), ("Resource", 4, None), ("Resource", 48, None),
+                                                   ("Resource", 4, False)])
+def test_extreme_inputs_and_dsp_packing(strategy, rf, packing, tmp_path):
+    """Inputs at the ends of the input type (saturating the input quantizer) through packed and unpacked DSP lanes."""
+    model = build(SHAPES[1], 8, 0.25, seed=21)
+    hm = convert(model, tmp_path / "hls", ConvertConfig(strategy=strategy, reuse_factor=rf, dsp_packing=packing))
+    _, rtl = rtl_of(hm, tmp_path / "rtl")
+    n_in = SHAPES[1][0]
+    rng = np.random.default_rng(rf)
+    x = np.where(rng.random((64, n_in)) < 0.5, -100.0, 100.0).astype(np.float32)  # min / max codes
+    x[:8] = 100.0
+    x[8:16] = -100.0
+    y_keras = model.predict(x, verbose=0)
+    y_csim = hm.predict(x).reshape(y_keras.shape)
+    assert np.array_equal(y_keras, y_csim)
+    assert np.array_equal(y_csim, rtl.predict(x))
 
 
 def test_unsupported_layer_is_named(tmp_path):

@@ -181,12 +181,15 @@ class DenseWriter:
             return flat
         width, depth = lanes.lanes * bits, self.rf
         # deep ROMs are RAMB18 tiles (rom_style block); shallow ones (at most LUTROM_MAX_DEPTH words, or constants
-        # of the Latency strategy) carry no attribute: Vivado infers distributed ROM, yosys 0.23 maps them to LUT
-        # logic (it refuses rom_style "distributed" for a ROM)
+        # of the Latency strategy) are distributed ROM for Vivado; yosys 0.23 refuses rom_style "distributed" for a
+        # ROM, so it reads the plain declaration and maps it to LUT logic
         block = self.k.rom and not self.k.rom_lutram
-        attr = '(* rom_style = "block" *) ' if block else ""
-        self.add(f"    {attr}reg [{width - 1}:0] w{tag}_rom [0:{depth - 1}];",
-                 f"    reg [{width - 1}:0] w{tag}_word;", "    initial begin")
+        decl_rom = f"reg [{width - 1}:0] w{tag}_rom [0:{depth - 1}];"
+        if block:
+            self.add(f'    (* rom_style = "block" *) {decl_rom}')
+        else:  # Vivado: distributed ROM (as HLS binds it to LUTRAM); yosys (which defines YOSYS) maps it to LUTs
+            self.add("`ifdef YOSYS", f"    {decl_rom}", "`else", f'    (* rom_style = "distributed" *) {decl_rom}', "`endif")
+        self.add(f"    reg [{width - 1}:0] w{tag}_word;", "    initial begin")
         for cyc in range(depth):
             word = 0
             for lane in range(lanes.lanes):
@@ -195,27 +198,89 @@ class DenseWriter:
         self.add("    end", f"    always @(posedge clk) w{tag}_word <= w{tag}_rom[c_next];")
         return None
 
+    def first(self) -> str:
+        """True on the first product of a lane's row partial (cycle 0, or input 0 when folded)."""
+        if self.folded:
+            return f"inp == {literal(0, counter_width(self.st.n_in), False)}"
+        return f"c == {literal(0, counter_width(self.rf), False)}"
+
+    def pairs(self, lanes: LaneArray) -> dict[int, int]:
+        """Packed fixed lanes (``RowKernel.pack``): lane -> its partner, for the first lane of each pair
+        (split: rows ``2p``, ``2p + 1`` of one chunk; folded: lanes ``2p``, ``2p + 1``). A lone last row or
+        lane is not in the map (one product in its own DSP)."""
+        if not self.k.pack:
+            return {}
+        if self.folded:
+            return {2 * p: 2 * p + 1 for p in range(lanes.lanes // 2)}
+        ch = lanes.chunks
+        return {2 * p * ch + c: (2 * p + 1) * ch + c for p in range(lanes.n_rows // 2) for c in range(ch)}
+
     def matrix(self, tag: str, lanes: LaneArray, term, accum: FixedSpec) -> list[str]:
         """Every lane of one matrix; returns the name of each lane's value at the end of the pass."""
         if lanes.lanes == 0:
             return []
         codes = self.st.enc.fix_weights if tag == "f" else self.st.enc.sp2_codes
         consts = self.weights(tag, lanes, codes)
+        pairs = self.pairs(lanes) if tag == "f" else {}
+        partners = set(pairs.values())
+        in_dsp = bool(pairs) and self.k.pack.in_dsp
         finals = []
         for lane in range(lanes.lanes):
             name = f"{tag}{lane}"
-            value = term(name, lane, lanes, consts)
+            if lane in pairs:
+                self.packed_pair(lane, pairs[lane], lanes, consts, accum)
+            if lane in pairs or lane in partners:
+                if in_dsp:  # the row partial was accumulated in P and split off it
+                    finals.append(f"{name}_next")
+                    continue
+                value = f"{name}_pk"
+            else:
+                value = term(name, lane, lanes, consts)
             if self.rf == 1:
                 finals.append(value)
                 continue
-            first = (f"inp == {literal(0, counter_width(self.st.n_in), False)}" if self.folded
-                     else f"c == {literal(0, counter_width(self.rf), False)}")
             zero = literal(0, accum.width)
             self.add(f"    {decl('reg', f'{name}_acc', accum.width, True)};",
-                     f"    {decl('wire', f'{name}_next', accum.width, True)} = (({first}) ? {zero} : {name}_acc) + {value};",
+                     f"    {decl('wire', f'{name}_next', accum.width, True)} = (({self.first()}) ? {zero} : {name}_acc) + {value};",
                      f"    always @(posedge clk) if (step) {name}_acc <= {name}_next;")
             finals.append(f"{name}_next")
         return finals
+
+    def packed_pair(self, a: int, b: int, lanes: LaneArray, consts, accum: FixedSpec) -> None:
+        """Lanes ``a`` and ``b`` in one DSP48E1 (:class:`flow.hls.microarch.DSPPack`)::
+
+            P = 2^(k-1) + sum (w_a * 2^k + w_b) * x,   sum w_a * x = P[47:k],   sum w_b * x = P[k-1:0] with its MSB inverted
+
+        In the DSP (``pack.in_dsp``) P accumulates the lane's row partial and the split gives ``{lane}_next``;
+        otherwise P is split every cycle into the products ``{lane}_pk`` that the lanes accumulate in fabric."""
+        pack, bits = self.k.pack, self.k.weight_bits
+        k, name = pack.shift, f"d{a}"
+        whole = FixedSpec(48, 48)
+        x = self.lane_input(a, lanes)
+        self.add(*("    " + s for s in resize(f"{name}_x", x, self.xs, FixedSpec(48, 48 - self.xs.fractional))))
+        if consts is not None:
+            self.add(f"    {decl('wire', f'{name}_ad', 48, True)} = {literal(consts[a] * 2**k + consts[b], 48)};")
+        else:
+            for lane, role in ((a, "a"), (b, "b")):
+                self.add(f"    wire signed [{bits - 1}:0] {name}_w{role} = wf_word[{(lane + 1) * bits - 1}:{lane * bits}];")
+                self.add(*("    " + s for s in resize(f"{name}_{role}25", f"{name}_w{role}", FixedSpec(bits, bits),
+                                                     FixedSpec(25, 25))))
+            self.add(f"    wire signed [24:0] {name}_ad25 = ({name}_a25 <<< {k}) + {name}_b25;  // pre-adder")
+            self.add(*("    " + s for s in resize(f"{name}_ad", f"{name}_ad25", FixedSpec(25, 25), whole)))
+        self.add(f"    (* use_dsp = \"yes\" *) {decl('wire', f'{name}_m', 48, True)} = {name}_x * {name}_ad;")
+        corr = literal(2 ** (k - 1), 48)
+        if pack.in_dsp:
+            self.add(f"    {decl('reg', f'{name}_p', 48, True)};",
+                     f"    {decl('wire', f'{name}_pn', 48, True)} = (({self.first()}) ? {corr} : {name}_p) + {name}_m;",
+                     f"    always @(posedge clk) if (step) {name}_p <= {name}_pn;")
+        else:
+            self.add(f"    {decl('wire', f'{name}_pn', 48, True)} = {corr} + {name}_m;")
+        frac = self.xs.fractional
+        self.add(f"    {decl('wire', f'{name}_hi', 48 - k, True)} = {name}_pn[47:{k}];",
+                 f"    {decl('wire', f'{name}_lo', k, True)} = {{~{name}_pn[{k - 1}], {name}_pn[{k - 2}:0]}};")
+        suffix = "next" if pack.in_dsp else "pk"
+        self.add(*("    " + s for s in resize(f"f{a}_{suffix}", f"{name}_hi", FixedSpec(48 - k, 48 - k - frac), accum)))
+        self.add(*("    " + s for s in resize(f"f{b}_{suffix}", f"{name}_lo", FixedSpec(k, k - frac), accum)))
 
     def fixed_term(self, name: str, lane: int, lanes: LaneArray, consts) -> str:
         t, bits = self.t, self.k.weight_bits

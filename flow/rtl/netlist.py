@@ -132,8 +132,14 @@ def cast_stage(layer) -> CastStage:
     if rounding not in ROUNDINGS or saturation not in SATURATIONS:
         raise ValueError(f"{where}: output type {out.type.precision} uses {rounding}/{saturation}; the RTL cast "
                          f"implements roundings {ROUNDINGS} and saturations {SATURATIONS}")
-    return CastStage(layer.name, act, _values(out), _spec(layer.get_input_variable(), where), _spec(out, where),
-                     rounding, saturation)
+    if int(getattr(out.type.precision, "saturation_bits", 0) or 0):
+        raise ValueError(f"{where}: output type {out.type.precision} has saturation bits; the RTL cast implements "
+                         "ap_fixed<W, I, Q, O> with N = 0 only")
+    in_spec, out_spec = _spec(layer.get_input_variable(), where), _spec(out, where)
+    if in_spec.fractional - out_spec.fractional >= in_spec.as_signed().width:
+        raise ValueError(f"{where}: the cast {in_spec.cpp()} -> {out_spec.cpp()} drops every input bit; the RTL cast "
+                         "does not implement it (give the activation more fractional bits)")
+    return CastStage(layer.name, act, _values(out), in_spec, out_spec, rounding, saturation)
 
 
 def netlist_from_model(hm) -> Netlist:

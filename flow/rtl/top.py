@@ -4,7 +4,7 @@ manifest and one driver serve both routes:
 
 * a beat carries ``per_beat`` lanes of ``lane`` bits, value ``k`` in bits ``[k * lane, (k + 1) * lane)``,
   its code in the low bits, zeros above; each sample starts on a new beat;
-* ``ap_start`` (one cycle) latches ``n_samples``; the top then reads exactly ``n_samples x in_beats``
+* ``ap_start`` latches ``n_samples`` when the top is idle (``ap_ready`` pulses then, as ``ap_ctrl_hs``); the top then reads exactly ``n_samples x in_beats``
   beats (input TLAST is not needed, as in the HLS top) and writes ``n_samples x out_beats`` beats,
   TLAST on the very last one; TKEEP/TSTRB are all ones; ``ap_done`` pulses after the last output beat,
   ``ap_idle`` is high outside a run;
@@ -96,6 +96,7 @@ def emit_axi(inp: Stream, out: Stream) -> str:
         "    input ap_start,",
         "    output reg ap_done,",
         "    output ap_idle,",
+        "    output ap_ready,  // ap_ctrl_hs: the start is taken (a register map clears ap_start on it)",
         "    input [31:0] n_samples,",
         "    /* verilator lint_off UNUSEDSIGNAL */",
         f"    input [{ib - 1}:0] s_axis_tdata,  // lane bits above a code's width are padding (zeros)",
@@ -124,6 +125,7 @@ def emit_axi(inp: Stream, out: Stream) -> str:
         f"    {CORE} core (.clk(ap_clk), .rst(rst), .in_valid(ibuf_valid), .in_ready(core_in_ready), .in_data(ibuf),",
         "        .out_valid(core_out_valid), .out_ready(!obuf_valid), .out_data(core_out_data));",
         "    assign ap_idle = !running;",
+        "    assign ap_ready = ap_start && !running;",
         "    assign s_axis_tready = running && !ibuf_valid && (rx_count != n_run);",
         "    wire rx = s_axis_tvalid && s_axis_tready;",
         f"    wire rx_last = (rx_beat == {literal(inp.beats - 1, ibw, False)});",

@@ -76,7 +76,7 @@ MSQ_EXPORT unsigned long long msq_rtl_cycles() { return harness().cycles; }
 
 // As msq_axi_run of msq_axi_bridge.cpp: the number of output beats up to and including TLAST, or
 // -1 TLAST never came, -2 out_words is too small, -3 beats after TLAST, -4 TKEEP/TSTRB not all ones,
-// -5 the top left input beats unread.
+// -5 the top left input beats unread, -6 an offered output beat changed or was withdrawn before it was taken.
 MSQ_EXPORT int
 msq_axi_run(const uint64_t *in_words, unsigned n_in_words, uint64_t *out_words, unsigned max_out, unsigned n_samples) {
     Harness &h = harness();
@@ -90,22 +90,35 @@ msq_axi_run(const uint64_t *in_words, unsigned n_in_words, uint64_t *out_words, 
     const uint64_t limit = 100000ull + 50ull * (n_in_words + max_out + (uint64_t)n_samples * MSQ_RTL_SAMPLE_CYCLES);
     unsigned next = 0, n = 0;
     const uint64_t keep_all = (MSQ_RTL_OUT_BEAT / 8 >= 64) ? ~0ull : ((1ull << (MSQ_RTL_OUT_BEAT / 8)) - 1);
+    bool valid = false;          // input TVALID: once raised it stays until the beat is taken (AXI4-Stream master rule)
+    bool held = false;           // the top offered an output beat that was not taken last cycle
+    uint64_t held_data = 0;
+    bool held_last = false;
     for (uint64_t cycle = 0; cycle < limit; cycle++) {
-        const bool valid = next < n_in_words && !h.coin(h.in_stall);
+        if (!valid)
+            valid = next < n_in_words && !h.coin(h.in_stall);
         top->s_axis_tvalid = valid;
         top->s_axis_tdata = valid ? in_words[next] : 0;
         top->s_axis_tlast = valid && next + 1 == n_in_words;
         top->m_axis_tready = !h.coin(h.out_stall);
         top->eval();
-        const bool in_fire = valid && top->s_axis_tready;
-        const bool out_fire = top->m_axis_tvalid && top->m_axis_tready;
         const uint64_t data = top->m_axis_tdata;
         const bool last = top->m_axis_tlast;
+        // an offered beat stays offered, unchanged, until it is taken (AXI4-Stream slave rule, checked every cycle)
+        if (held && (!top->m_axis_tvalid || data != held_data || last != held_last))
+            return -6;
+        const bool in_fire = valid && top->s_axis_tready;
+        const bool out_fire = top->m_axis_tvalid && top->m_axis_tready;
+        held = top->m_axis_tvalid && !top->m_axis_tready;
+        held_data = data;
+        held_last = last;
         if (out_fire && ((uint64_t)top->m_axis_tkeep != keep_all || (uint64_t)top->m_axis_tstrb != keep_all))
             return -4;
         h.tick();
-        if (in_fire)
+        if (in_fire) {
             next++;
+            valid = false;
+        }
         if (!out_fire)
             continue;
         if (n >= max_out)
