@@ -73,6 +73,13 @@ class DenseWriter:
         self.add(UNUSED_BITS_ON, "endmodule", "")
         return "\n".join(self.lines)
 
+    @property
+    def capture(self) -> str:
+        """When the parts registers take the lane sums: at RF 1 the products of the same cycle; above it the lane
+        (or DSP P) registers one cycle after the last product, so each accumulator is a plain register feeding
+        itself (``P <= (first ? C : P) + M``), which maps into the DSP48E1's P register."""
+        return "fin" if self.rf > 1 else "step && last"
+
     # -- control -----------------------------------------------------------------------------------
     def control(self) -> None:
         rf, cw = self.rf, counter_width(self.rf)
@@ -103,6 +110,11 @@ class DenseWriter:
                 f"    reg [{gw - 1}:0] grow;  // row within each lane's group",
                 f"    wire row_end = (inp == {literal(n_in - 1, iw, False)});",
             )
+        if rf > 1:
+            self.add("    reg fin;  // the lane registers hold the finished pass: copy them into the parts")
+        if self.folded:
+            self.add("    reg rowdone;  // a lane's row finished last cycle (its sum is in the lane register)",
+                     f"    reg [{gw - 1}:0] growd;")
         self.add(
             "    always @(posedge clk) begin",
             "        if (rst) begin",
@@ -111,7 +123,9 @@ class DenseWriter:
             "            out_valid <= 1'b0;",
         )
         if rf > 1:
-            self.add(f"            c <= {literal(0, cw, False)};")
+            self.add(f"            c <= {literal(0, cw, False)};", "            fin <= 1'b0;")
+        if self.folded:
+            self.add("            rowdone <= 1'b0;", f"            growd <= {literal(0, gw, False)};")
         if self.folded:
             self.add(f"            inp <= {literal(0, iw, False)};", f"            grow <= {literal(0, gw, False)};")
         self.add(
@@ -135,8 +149,12 @@ class DenseWriter:
                 f"                if (row_end) grow <= grow + {literal(1, gw, False)};",
                 "            end",
             )
+        if rf > 1:  # the lane sums are read from their registers, one cycle after the pass's last product
+            self.add("            fin <= step && last;")
+        if self.folded:
+            self.add("            rowdone <= step && row_end;", "            growd <= grow;")
         self.add(
-            "            if (step && last) parts_valid <= 1'b1;",
+            f"            if ({self.capture}) parts_valid <= 1'b1;",
             "            else if (parts_take) parts_valid <= 1'b0;",
             "            if (parts_take) out_valid <= 1'b1;",
             "            else if (out_ready) out_valid <= 1'b0;",
@@ -231,7 +249,7 @@ class DenseWriter:
                 self.packed_pair(lane, pairs[lane], lanes, consts, accum)
             if lane in pairs or lane in partners:
                 if in_dsp:  # the row partial was accumulated in P and split off it
-                    finals.append(f"{name}_next")
+                    finals.append(f"{name}_fin")
                     continue
                 value = f"{name}_pk"
             else:
@@ -243,7 +261,7 @@ class DenseWriter:
             self.add(f"    {decl('reg', f'{name}_acc', accum.width, True)};",
                      f"    {decl('wire', f'{name}_next', accum.width, True)} = (({self.first()}) ? {zero} : {name}_acc) + {value};",
                      f"    always @(posedge clk) if (step) {name}_acc <= {name}_next;")
-            finals.append(f"{name}_next")
+            finals.append(f"{name}_acc")
         return finals
 
     def packed_pair(self, a: int, b: int, lanes: LaneArray, consts, accum: FixedSpec) -> None:
@@ -251,7 +269,7 @@ class DenseWriter:
 
             P = 2^(k-1) + sum (w_a * 2^k + w_b) * x,   sum w_a * x = P[47:k],   sum w_b * x = P[k-1:0] with its MSB inverted
 
-        In the DSP (``pack.in_dsp``) P accumulates the lane's row partial and the split gives ``{lane}_next``;
+        In the DSP (``pack.in_dsp``) P accumulates the lane's row partial and the split of the P register gives ``{lane}_fin``;
         otherwise P is split every cycle into the products ``{lane}_pk`` that the lanes accumulate in fabric."""
         pack, bits = self.k.pack, self.k.weight_bits
         k, name = pack.shift, f"d{a}"
@@ -276,9 +294,10 @@ class DenseWriter:
         else:
             self.add(f"    {decl('wire', f'{name}_pn', 48, True)} = {corr} + {name}_m;")
         frac = self.xs.fractional
-        self.add(f"    {decl('wire', f'{name}_hi', 48 - k, True)} = {name}_pn[47:{k}];",
-                 f"    {decl('wire', f'{name}_lo', k, True)} = {{~{name}_pn[{k - 1}], {name}_pn[{k - 2}:0]}};")
-        suffix = "next" if pack.in_dsp else "pk"
+        src = f"{name}_p" if pack.in_dsp else f"{name}_pn"  # the P register (in the DSP) or this cycle's product
+        self.add(f"    {decl('wire', f'{name}_hi', 48 - k, True)} = {src}[47:{k}];",
+                 f"    {decl('wire', f'{name}_lo', k, True)} = {{~{src}[{k - 1}], {src}[{k - 2}:0]}};")
+        suffix = "fin" if pack.in_dsp else "pk"
         self.add(*("    " + s for s in resize(f"f{a}_{suffix}", f"{name}_hi", FixedSpec(48 - k, 48 - k - frac), accum)))
         self.add(*("    " + s for s in resize(f"f{b}_{suffix}", f"{name}_lo", FixedSpec(k, k - frac), accum)))
 
@@ -348,8 +367,8 @@ class DenseWriter:
         self.add("    always @(posedge clk) begin")
         for lane, k in holds:
             grow = literal(k, counter_width(group), False)
-            self.add(f"        if (step && row_end && grow == {grow}) {tag}{lane}_row{k} <= {finals[lane]};")
-        self.add("        if (step && last) begin")
+            self.add(f"        if (rowdone && growd == {grow}) {tag}{lane}_row{k} <= {finals[lane]};")
+        self.add(f"        if ({self.capture}) begin")
         for idx in range(lanes.n_rows * lanes.chunks):
             if self.folded:
                 lane, k = divmod(idx, group)
