@@ -40,6 +40,10 @@ class ConvertConfig:
     input_precision: str | None = None
     #: An input with no exact type (no input quantizer) is an error instead of a warning.
     strict_input: bool = False
+    #: hls4ml ``Model: DSPPacking``: None packs two fixed-point products per DSP48E1 where the width
+    #: conditions hold (:func:`flow.hls.microarch.plan_dsp_packing`), False never, True everywhere (an
+    #: error naming the failing condition where it cannot).
+    dsp_packing: bool | None = None
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
@@ -50,6 +54,8 @@ class ConvertConfig:
             raise ValueError(f"io_type: '{self.io_type}' is not supported yet; use one of {IO_TYPES}")
         if self.input_precision is not None:
             check_precision_string(self.input_precision, "input_precision")
+        if self.dsp_packing is not None and not isinstance(self.dsp_packing, bool):
+            raise ValueError(f"dsp_packing: must be None (where possible), True or False, got {self.dsp_packing!r}")
 
 
 PRECISION = re.compile(r"^(ap_)?u?fixed<\s*(\d+)\s*,\s*-?\d+\s*((,\s*[A-Za-z_0-9]+\s*){0,3})>$")
@@ -280,6 +286,8 @@ def hls_config(model, cfg: ConvertConfig) -> dict:
     config["Model"]["StrictInput"] = bool(cfg.strict_input)
     config["Model"]["Strategy"] = cfg.strategy
     config["Model"]["ReuseFactor"] = cfg.reuse_factor
+    if cfg.dsp_packing is not None:
+        config["Model"]["DSPPacking"] = bool(cfg.dsp_packing)
     for layer_cfg in config["LayerName"].values():
         # the model-wide value applies (a layer whose rows are shorter lowers it to its n_in, with a warning)
         layer_cfg.pop("ReuseFactor", None)

@@ -96,6 +96,12 @@ def assert_estimate_matches_config(hm, model, reuse_factor: int, strategy: str, 
         est = estimate_layer(works[name], costs)
         bits = works[name].weight_bits
         assert est["dsp_lanes"] == rows["fix_lanes"] and est["lut_lanes"] == rows["sp2_lanes"], name
+        # DSP packing: the estimator assumes `data_bits`-bit signed data; where the layer's input is that,
+        # it decides as the converter did, and then both count the same DSP48E1
+        if rows["data_width"] == data_bits and rows["data_signed"]:
+            assert est["dsp_packed"] == bool(rows["dsp_packed"]), f"{name}: estimator and config disagree on DSP packing"
+        if est["dsp_packed"] == bool(rows["dsp_packed"]):
+            assert est["fix_dsps"] == rows["fix_dsps"], name
         assert est["reuse_factor"] == rows["reuse_factor"], name
         assert est["cycles"] == kernel_cycles(rows, conv), name
         if strategy.lower() == "resource":

@@ -13,6 +13,7 @@ from flow.bitwidth import (
     WidthConfig,
     WidthTrainConfig,
     bops,
+    bops_reference,
     default_cut,
     freeze,
     to_learned_width,
@@ -37,9 +38,18 @@ def test_levels_at_integer_width_equal_qkeras(rng, bits, integer):
 
 
 @pytest.mark.parametrize("bits", range(2, 9))
-def test_kernel_levels_equal_quantized_symmetric(rng, bits):
+@pytest.mark.parametrize("scale", ("po2", "real"))
+def test_kernel_levels_equal_quantized_symmetric(rng, bits, scale):
     w = rng.normal(0, 0.3, (40, 12)).astype(np.float32)
-    np.testing.assert_array_equal(symmetric_at_width(w, float(bits)).numpy(), quantized_symmetric(bits, per_channel=False)(w).numpy())
+    expected = quantized_symmetric(bits, per_channel=False, scale=scale)(w).numpy()
+    np.testing.assert_array_equal(symmetric_at_width(w, float(bits), scale).numpy(), expected)
+    traced = symmetric_at_width(w, tf.constant(float(bits)), scale).numpy()  # a width tensor, as in training
+    np.testing.assert_array_equal(traced, expected)
+    if scale == "real":  # the paper's clip at max|w|: the largest weight lands on the top level
+        k = 2 ** (bits - 1) - 1
+        top = np.max(np.abs(expected))
+        assert top == pytest.approx(np.max(np.abs(w)), rel=2.0**-7)
+        assert len(np.unique(np.round(expected / (top / k)))) <= 2 * k + 1
 
 
 def test_interpolation_value_and_gradients(rng):
@@ -112,6 +122,47 @@ def test_bops_follow_the_graph():
     # with a float head, the head counts at 8-bit weights on its (learned-width) input
     model = to_learned_width(float_model, calib, WidthConfig(init=4), WidthConfig(init=3), cut="act2")
     assert float(bops(model, input_bits=8.0)) == pytest.approx(backbone + 16 * 10 * 8 * 3)
+
+
+def test_bops_without_the_float_head():
+    """The paper's accounting: the head runs on the host, so only the learned-width layers count."""
+    float_model = _float_mlp()
+    calib = np.ones((4, 64), np.float32)
+    model = to_learned_width(float_model, calib, WidthConfig(init=4), WidthConfig(init=3), cut="act2")
+    backbone = 64 * 32 * 4 * 8 + 32 * 16 * 4 * 3
+    assert float(bops(model, input_bits=8.0, include_float=False)) == pytest.approx(backbone)
+    assert bops_reference(model, include_float=False) == 64.0 * (64 * 32 + 32 * 16)
+    assert bops_reference(model) == 64.0 * (64 * 32 + 32 * 16 + 16 * 10)
+
+
+def test_head_not_charged_leaves_the_last_activation_free(digits):
+    """Charged, the head's input width costs BOPs and moves down; not charged, nothing pushes it."""
+    final = {}
+    for charged in (True, False):
+        start = WidthConfig(init=6)
+        model = to_learned_width(_float_mlp(), digits.x_train[:256], start, start, cut="act2")
+        cfg = WidthTrainConfig(
+            epochs=2, cost_weight=1.0, alpha_learning_rate=0.05, progress=False, head_in_cost=charged
+        )
+        train_widths(model, digits, cfg)
+        final[charged] = float(model.get_layer("act2").alpha.numpy())
+    assert final[False] > final[True] + 0.3, final
+
+
+@pytest.mark.parametrize("scale", ("po2", "real"))
+def test_learned_width_scale_is_saved_and_frozen(tmp_path, digits, scale):
+    import flow
+
+    lw = to_learned_width(_float_mlp(), digits.x_train[:64], cut="act2", scale=scale, scale_bits=6)
+    assert lw.get_layer("fc1").scale == scale and lw.get_layer("fc1").get_config()["scale_bits"] == 6
+    lw.save(tmp_path / "lw.h5")
+    back = flow.load_model(tmp_path / "lw.h5")
+    assert (back.get_layer("fc2").scale, back.get_layer("fc2").scale_bits) == (scale, 6)
+    frozen = freeze(back)
+    kq = frozen.get_layer("fc1").kernel_quantizer_internal
+    assert (kq.scale, kq.scale_bits, kq.per_row) == (scale, 6, False)
+    with pytest.raises(ValueError, match=r"scale: 'float' is not one of"):
+        to_learned_width(_float_mlp(), digits.x_train[:8], scale="float")
 
 
 @pytest.mark.parametrize("build", ["mlp", "vgg"])

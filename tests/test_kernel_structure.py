@@ -18,7 +18,8 @@ from tests.kernel_checks import (
 HEADERS = TEMPLATES / "nnet_utils"
 
 
-@pytest.mark.parametrize("function", ["msq_lanes_split", "msq_lanes_folded", "msq_lanes_step", "tick"])
+@pytest.mark.parametrize("function", ["msq_lanes_split", "msq_lanes_folded", "msq_lanes_step", "tick", "msq_fix_split",
+                                      "msq_fix_folded", "msq_dsp_mac", "msq_dsp_high", "msq_dsp_low"])
 def test_lane_path_has_no_division_or_modulo(function):
     body = function_body((HEADERS / "nnet_msq_dense.h").read_text(), function)
     assert "/" not in body and "%" not in body, "lane indices must be compile-time: no / or % on the lane path"

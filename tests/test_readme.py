@@ -79,7 +79,9 @@ def test_extraction_finds_the_commands():
     assert any(t.startswith(".venv/bin/python -m flow build out/demo/models/digits_msq4.h5") for t in texts)
     assert [c.exit_code for c in commands if " build " in c.text] == [3]
     assert sum(c.kind == "python" for c in commands) >= 2 and sum(c.kind == "board-python" for c in commands) == 1
-    assert {c.text.split()[1] for c in bench_commands()} == {"bench/learned_width.py", "bench/lq_cpu.py", "bench/vgg_stream.py"}
+    assert {c.text.split()[1] for c in bench_commands()} == {
+        "bench/ablations.py", "bench/learned_width.py", "bench/lq_cpu.py", "bench/measured_share.py", "bench/vgg_stream.py"
+    }
 
 
 def _copy_tree(dest: Path) -> None:

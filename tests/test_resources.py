@@ -129,9 +129,11 @@ def test_constant_products_by_zero_or_powers_of_two_need_no_dsp():
     from flow.resources.estimate import Costs, estimate_layer
 
     latency = LayerWork("l", 16, 8, 4, reuse_factor=1, strategy="latency", dsp_products=10)
-    resource = LayerWork("l", 16, 8, 4, reuse_factor=2, strategy="resource", dsp_products=10)
+    resource = LayerWork("l", 16, 8, 4, reuse_factor=2, strategy="resource", dsp_products=10, dsp_packing=False)
     assert estimate_layer(latency, Costs())["dsp"] == 10  # constants: only the non-trivial mantissas
     assert estimate_layer(resource, Costs())["dsp"] == 4 * 8  # weights from ROM: one DSP per lane
+    packed = LayerWork("l", 16, 8, 4, reuse_factor=2, strategy="resource", dsp_products=10)
+    assert estimate_layer(packed, Costs())["dsp"] == 2 * 8  # packed (the default): one DSP per pair of lanes
 
 
 def test_multiplier_products_counts_mantissas_that_are_not_0_or_powers_of_two():

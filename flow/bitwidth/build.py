@@ -8,6 +8,7 @@ import tensorflow as tf
 from flow.bitwidth.layers import LWActivation, LWConv1D, LWConv2D, LWDense
 from flow.bitwidth.quantize import WidthConfig, integer_bits
 from flow.input_quantizer import input_quantizer, with_input_quantizer
+from flow.quantizers.symmetric import DEFAULT_SCALE_BITS, check_scale
 from flow.rewrite import COPIED, activation_name, layer_config, layer_outputs, rewrite
 
 _KERNELS = {"Dense": LWDense, "Conv1D": LWConv1D, "Conv2D": LWConv2D}
@@ -63,19 +64,26 @@ def to_learned_width(
     bias_bits: int = 16,
     active: bool = True,
     input_bits: int | None = 8,
+    scale: str = "po2",
+    scale_bits: int = DEFAULT_SCALE_BITS,
 ) -> tf.keras.Model:
     """A learnable-width copy of float ``model`` with the same names and weights.
 
     Dense/Conv layers up to ``cut`` learn their kernel width; ReLU layers learn their
     activation width (``integer`` bits from the maximum on ``calibration_x``); the layers after
-    ``cut`` (the float head) stay float. The input gets an ``input_bits`` quantizer from the
+    ``cut`` (the float head) stay float. Kernels use a per-layer max-abs ``scale`` ('po2' or 'real'
+    with ``scale_bits`` significant bits, :class:`flow.quantizers.quantized_symmetric`). The input gets an ``input_bits`` quantizer from the
     calibration range (:mod:`flow.input_quantizer`; ``None`` keeps it float), so the accelerator
     quantizes raw floats exactly like Keras.
     """
     if calibration_x is None or len(calibration_x) == 0:
         raise ValueError("to_learned_width: calibration data is required (a few hundred training inputs)")
     if weights.low < 2:
-        raise ValueError(f"kernel widths need at least 2 bits (symmetric levels), got low={weights.low}")
+        raise ValueError(
+            "kernel widths need at least 2 bits (1-bit symmetric levels are all 0: k = 2**0 - 1), "
+            f"got low={weights.low}"
+        )
+    check_scale(scale, scale_bits, "to_learned_width")
     head = head_layers(model, cut)
     for layer in model.layers:
         _check_layer(layer, head)
@@ -89,7 +97,8 @@ def to_learned_width(
         if cls in _KERNELS:
             bias_max = float(np.max(np.abs(layer.bias.numpy()))) if layer.use_bias else 0.0
             return _KERNELS[cls](
-                **layer_config(layer), width=weights, bias_bits=bias_bits, bias_integer=integer_bits(bias_max)
+                **layer_config(layer), width=weights, bias_bits=bias_bits, bias_integer=integer_bits(bias_max),
+                scale=scale, scale_bits=scale_bits,
             )
         if layer.name in maxima:
             return LWActivation(width=activations, integer=integer_bits(maxima[layer.name]), active=active, name=layer.name)

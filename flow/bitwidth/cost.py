@@ -5,8 +5,9 @@ of its input: the alpha of the learned-width activation that feeds it (through s
 layers such as pooling and Flatten; the larger one across an Add), a QKeras activation's
 bits, or ``input_bits`` for the model input and for activations that are not quantized.
 Plain (float) Dense/Conv layers, such as a float head, count with 8-bit weights, so the
-width of the activations streamed into them is not free either. The training loss adds
-``cost_weight * BOPs / BOPs(all 8 bit)``.
+width of the activations streamed into them is not free either (``include_float=False``, the
+adaptive-precision paper's accounting, leaves them out: the head runs on the host CPU). The training
+loss adds ``cost_weight * BOPs / BOPs(all 8 bit)``.
 """
 
 from __future__ import annotations
@@ -58,14 +59,16 @@ def _source_width(src, input_bits, integer_widths):
 FLOAT_KERNEL_BITS = 8.0
 
 
-def _kernel_layers(model):
-    return [l for l in model.layers if isinstance(l, KERNEL_LAYERS) or type(l).__name__ in ("Dense", "Conv1D", "Conv2D")]
+def _kernel_layers(model, include_float: bool = True):
+    float_types = ("Dense", "Conv1D", "Conv2D") if include_float else ()
+    return [l for l in model.layers if isinstance(l, KERNEL_LAYERS) or type(l).__name__ in float_types]
 
 
-def bops(model, input_bits: float = 8.0, integer_widths: bool = False) -> tf.Tensor:
-    """BOPs of ``model``'s Dense/Conv layers (alphas, or their frozen widths)."""
+def bops(model, input_bits: float = 8.0, integer_widths: bool = False, include_float: bool = True) -> tf.Tensor:
+    """BOPs of ``model``'s Dense/Conv layers (alphas, or their frozen widths); ``include_float=False``
+    counts the learned-width layers only (a float head on the host costs the accelerator nothing)."""
     total = tf.constant(0.0)
-    for layer in _kernel_layers(model):
+    for layer in _kernel_layers(model, include_float):
         if not isinstance(layer, KERNEL_LAYERS):
             w = tf.constant(FLOAT_KERNEL_BITS)
         else:
@@ -74,6 +77,6 @@ def bops(model, input_bits: float = 8.0, integer_widths: bool = False) -> tf.Ten
     return total
 
 
-def bops_reference(model) -> float:
+def bops_reference(model, include_float: bool = True) -> float:
     """BOPs of the same layers at 8 x 8 bits (the normaliser of the cost term)."""
-    return 64.0 * sum(macs(layer) for layer in _kernel_layers(model))
+    return 64.0 * sum(macs(layer) for layer in _kernel_layers(model, include_float))

@@ -1,7 +1,8 @@
 """``freeze``: learned-width model -> plain QKeras fixed-point layers of the learned widths.
 
 Each ``LWDense``/``LWConv*`` becomes ``QDense``/``QConv*`` with
-``kernel_quantizer=quantized_symmetric(width, per_channel=False)`` and
+``kernel_quantizer=quantized_symmetric(width, per_channel=False, scale=..., scale_bits=...)`` (the
+layer's own scale) and
 ``bias_quantizer=quantized_bits(bias_bits, bias_integer, alpha=1)``; each ``LWActivation``
 becomes ``QActivation(quantized_relu(width, integer))``. The widths are the rounded moving
 averages of alpha. The frozen model computes exactly what the learned-width model computes
@@ -17,7 +18,7 @@ from flow.quantizers import quantized_symmetric
 from flow.rewrite import layer_config, rewrite
 
 _TARGET = {LWDense: QDense, LWConv1D: QConv1D, LWConv2D: QConv2D}
-_EXTRA = ("width", "bias_bits", "bias_integer")
+_EXTRA = ("width", "bias_bits", "bias_integer", "scale", "scale_bits")
 
 
 def widths(model) -> dict[str, int]:
@@ -49,7 +50,9 @@ def freeze(model):
         if target is not None:
             return target(
                 **layer_config(layer, _EXTRA),
-                kernel_quantizer=quantized_symmetric(layer.width(), per_channel=False),
+                kernel_quantizer=quantized_symmetric(
+                    layer.width(), per_channel=False, scale=layer.scale, scale_bits=layer.scale_bits
+                ),
                 bias_quantizer=quantized_bits(layer.bias_bits, layer.bias_integer, alpha=1),
             )
         if isinstance(layer, LWActivation):

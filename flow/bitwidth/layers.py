@@ -5,7 +5,8 @@ Each layer owns a trainable scalar ``alpha`` (its real bit-width, kept in the bo
 :meth:`update_ema` advances after every optimizer step. :meth:`width` is the rounded moving
 average: the integer width the layer freezes to (``flow.freeze``).
 
-Kernels use :func:`symmetric_at_width` (per-layer power-of-two max-abs scale); biases use a
+Kernels use :func:`symmetric_at_width` (per-layer max-abs scale: ``scale='po2'`` a power of two,
+``scale='real'`` the clip at max|w| with ``scale_bits`` significant bits); biases use a
 fixed ``quantized_bits(bias_bits, bias_integer, alpha=1)``; activations (ReLU) use
 ``quantized_relu(width, integer)`` levels with ``integer`` from calibration. An activation
 layer can be switched off (``active=False``: plain ReLU), which the schedule's
@@ -17,6 +18,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from flow.bitwidth.quantize import WidthConfig, fixed_at_width, learned_width_quantize, symmetric_at_width
+from flow.quantizers.symmetric import DEFAULT_SCALE_BITS, check_scale
 
 
 class _LearnedWidth:
@@ -52,18 +54,22 @@ class _LearnedWidth:
 class _LearnedWidthKernel(_LearnedWidth):
     """Mixin for Dense/Conv: quantized kernel at the learned width, fixed-point bias."""
 
-    def _init_kernel(self, width, bias_bits: int, bias_integer: int):
+    def _init_kernel(self, width, bias_bits: int, bias_integer: int, scale: str, scale_bits: int):
         self._init_width(width)
         if not 2 <= int(bias_bits) <= 32 or int(bias_integer) < 0:
             raise ValueError(f"{self.name}: bias_bits must be in [2, 32] and bias_integer >= 0, got {bias_bits}, {bias_integer}")
         self.bias_bits, self.bias_integer = int(bias_bits), int(bias_integer)
+        self.scale, self.scale_bits = check_scale(scale, scale_bits, f"layer '{self.name}'")
 
     def build(self, input_shape):
         super().build(input_shape)
         self._build_width()
 
     def quantized_kernel(self):
-        return learned_width_quantize(self.kernel, self.alpha, self.width_config, symmetric_at_width)
+        scale, scale_bits = self.scale, self.scale_bits
+        return learned_width_quantize(
+            self.kernel, self.alpha, self.width_config, lambda w, b: symmetric_at_width(w, b, scale, scale_bits)
+        )
 
     def quantized_bias(self):
         q = fixed_at_width(self.bias, float(self.bias_bits), self.bias_integer, signed=True)
@@ -71,16 +77,18 @@ class _LearnedWidthKernel(_LearnedWidth):
 
     def get_config(self):
         config = super().get_config()
-        config.update(self._width_config(), bias_bits=self.bias_bits, bias_integer=self.bias_integer)
+        config.update(self._width_config(), bias_bits=self.bias_bits, bias_integer=self.bias_integer, scale=self.scale,
+                      scale_bits=self.scale_bits)
         return config
 
 
 class LWDense(_LearnedWidthKernel, tf.keras.layers.Dense):
     """Dense with a learnable kernel width (see the module docstring)."""
 
-    def __init__(self, units, width=None, bias_bits: int = 16, bias_integer: int = 3, **kwargs):
+    def __init__(self, units, width=None, bias_bits: int = 16, bias_integer: int = 3, scale: str = "po2",
+                 scale_bits: int = DEFAULT_SCALE_BITS, **kwargs):
         super().__init__(units, **kwargs)
-        self._init_kernel(width, bias_bits, bias_integer)
+        self._init_kernel(width, bias_bits, bias_integer, scale, scale_bits)
 
     def call(self, inputs):
         out = tf.matmul(inputs, self.quantized_kernel())
@@ -100,17 +108,19 @@ class _LWConv(_LearnedWidthKernel):
 class LWConv1D(_LWConv, tf.keras.layers.Conv1D):
     """Conv1D with a learnable kernel width (no causal padding, no groups)."""
 
-    def __init__(self, filters, kernel_size, width=None, bias_bits: int = 16, bias_integer: int = 3, **kwargs):
+    def __init__(self, filters, kernel_size, width=None, bias_bits: int = 16, bias_integer: int = 3, scale: str = "po2",
+                 scale_bits: int = DEFAULT_SCALE_BITS, **kwargs):
         super().__init__(filters, kernel_size, **kwargs)
-        self._init_kernel(width, bias_bits, bias_integer)
+        self._init_kernel(width, bias_bits, bias_integer, scale, scale_bits)
 
 
 class LWConv2D(_LWConv, tf.keras.layers.Conv2D):
     """Conv2D with a learnable kernel width (no groups)."""
 
-    def __init__(self, filters, kernel_size, width=None, bias_bits: int = 16, bias_integer: int = 3, **kwargs):
+    def __init__(self, filters, kernel_size, width=None, bias_bits: int = 16, bias_integer: int = 3, scale: str = "po2",
+                 scale_bits: int = DEFAULT_SCALE_BITS, **kwargs):
         super().__init__(filters, kernel_size, **kwargs)
-        self._init_kernel(width, bias_bits, bias_integer)
+        self._init_kernel(width, bias_bits, bias_integer, scale, scale_bits)
 
 
 class LWActivation(_LearnedWidth, tf.keras.layers.Layer):

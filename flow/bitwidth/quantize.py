@@ -2,8 +2,10 @@
 
 At an integer width ``b`` the levels are those of the layers a trained model freezes to::
 
-    weights (quantized_symmetric(b, per_channel=False)), s = 2**ceil(log2(max|w|)), k = 2**(b-1) - 1:
-        q_b(w) = s * clip(round(w / s * 2**(b-1)), -k, k) / 2**(b-1)
+    weights (quantized_symmetric(b, per_channel=False, scale=...)), k = 2**(b-1) - 1:
+        scale='po2':  s = 2**ceil(log2(max|w|)) / 2**(b-1)
+        scale='real': s = max|w| / k rounded to scale_bits significant bits (the paper's clip at max|w|)
+        q_b(w) = s * clip(round(w / s), -k, k)
     activations (quantized_relu(b, i)), i >= 0 integer bits from calibration:
         q_b(x) = clip(round(x * 2**(b-i)), 0, 2**b - 1) / 2**(b-i)
     fixed signed (quantized_bits(b, i, alpha=1), biases and inputs):
@@ -26,6 +28,7 @@ from dataclasses import asdict, dataclass
 import tensorflow as tf
 
 from flow.quantizers import levels
+from flow.quantizers.symmetric import DEFAULT_SCALE_BITS, quantize_real
 from flow.quantizers.tf_ops import ceil_log2, exp2_exact
 
 #: The widths a layer may learn (the adaptive-precision paper's range).
@@ -77,9 +80,13 @@ def fixed_at_width(x: tf.Tensor, bits: tf.Tensor, integer: int, signed: bool) ->
     return tf.clip_by_value(tf.round(x * scale), low, top - 1.0) / scale
 
 
-def symmetric_at_width(w: tf.Tensor, bits: tf.Tensor) -> tf.Tensor:
-    """``q_b(w)`` of the weights above (per-layer max-abs power-of-two scale); equals ``quantized_symmetric``."""
+def symmetric_at_width(
+    w: tf.Tensor, bits: tf.Tensor, scale: str = "po2", scale_bits: int = DEFAULT_SCALE_BITS
+) -> tf.Tensor:
+    """``q_b(w)`` of the weights above (one max-abs scale per layer); equals ``quantized_symmetric``."""
     w = tf.convert_to_tensor(w, tf.float32)
+    if scale == "real":
+        return quantize_real(w, bits, scale_bits, per_row=False)[0]
     e = tf.clip_by_value(
         ceil_log2(tf.maximum(tf.reduce_max(tf.abs(w)), 2.0**levels.MIN_EXP)), float(levels.MIN_EXP), float(levels.MAX_EXP)
     )

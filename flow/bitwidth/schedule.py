@@ -9,6 +9,11 @@ Each step is ``step(model, ctx) -> model``; its checkpoint, time and test accura
 ``out_dir`` (``schedule.json`` holds the log). With ``resume=True`` a step whose checkpoint
 exists is loaded instead of run. A non-empty ``out_dir`` is refused unless ``resume`` or
 ``force`` (which replaces it).
+
+``ScheduleConfig.from_preset('paper')`` (or ``preset: paper`` in a config file) is the paper's
+setting: step 4 at 1e-7, alpha in [1, 8] for activations ([2, 8] for kernels: 1-bit symmetric
+weights are all zero), a real max-abs weight scale, and the float head not charged in the BOPs cost
+(:mod:`flow.presets`). The defaults (``'ours'``) are listed there with the reasons.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from flow.bitwidth.freeze import freeze, quantized_widths, widths
 from flow.bitwidth.layers import CUSTOM_LAYERS, LWActivation
 from flow.bitwidth.quantize import WidthConfig
 from flow.bitwidth.train import WidthTrainConfig, train_widths
+from flow.presets import check_preset, schedule_settings
+from flow.quantizers.symmetric import DEFAULT_SCALE_BITS, check_scale
 
 MODELS = ("mlp", "vgg", "resnet8", "cnn1d")
 
@@ -51,6 +58,11 @@ class ScheduleConfig:
     calibration_size: int = 512
     seed: int = 0
     progress: bool = True
+    #: kernel scale of the learned widths and the frozen model: 'po2' or 'real' (quantized_symmetric)
+    scale: str = "po2"
+    scale_bits: int = DEFAULT_SCALE_BITS
+    #: charge the float head in the BOPs cost (False: the paper's accounting, the head runs on the host)
+    head_in_cost: bool = True
 
     def __post_init__(self):
         if self.model not in MODELS:
@@ -58,14 +70,36 @@ class ScheduleConfig:
         for name in ("float_epochs", "weight_epochs", "activation_epochs", "finetune_epochs", "calibration_size"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must be >= 0, got {getattr(self, name)}")
+        for name in ("learning_rate", "finetune_learning_rate"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}: must be > 0, got {getattr(self, name)}")
+        check_scale(self.scale, self.scale_bits, "schedule config")
+        if self.weights.low < 2:
+            raise ValueError(
+                f"weights: low={self.weights.low}, but kernel widths need at least 2 bits "
+                "(1-bit symmetric levels are all 0)"
+            )
+
+    @classmethod
+    def from_preset(cls, preset: str, **overrides) -> "ScheduleConfig":
+        """The schedule of ``preset`` ('ours': the defaults; 'paper': :mod:`flow.presets`), then ``overrides``."""
+        return cls.from_dict({"preset": preset, **overrides})
 
     @classmethod
     def from_dict(cls, data: dict) -> "ScheduleConfig":
+        """From a mapping (a YAML config file); the key ``preset`` starts from that preset's settings."""
         known = {f.name for f in fields(cls)}
         for key in data:
-            if key not in known:
-                raise ValueError(f"schedule config: unknown key '{key}'; known keys: {', '.join(sorted(known))}")
+            if key not in known and key != "preset":
+                listed = ", ".join(sorted(known | {"preset"}))
+                raise ValueError(f"schedule config: unknown key '{key}'; known keys: {listed}")
         data = dict(data)
+        if "preset" in data:
+            base = schedule_settings(check_preset(data.pop("preset")))
+            for key in ("weights", "activations"):  # a partial width mapping updates the preset's
+                if isinstance(base.get(key), dict) and isinstance(data.get(key), dict):
+                    data[key] = {**base[key], **data[key]}
+            data = {**base, **data}
         for key in ("weights", "activations"):
             if isinstance(data.get(key), dict):
                 try:
@@ -96,6 +130,7 @@ class Context:
             seed=c.seed,
             input_bits=float(self.data.input_quantizer_args()[0]),
             progress=c.progress,
+            head_in_cost=c.head_in_cost,
         )
 
 
@@ -124,7 +159,8 @@ def step_float(model, ctx: Context):
 def step_weights(model, ctx: Context):
     c = ctx.cfg
     calib = ctx.data.x_train[: c.calibration_size]
-    lw = to_learned_width(model, calib, c.weights, c.activations, cut=ctx.cut, active=False)
+    lw = to_learned_width(model, calib, c.weights, c.activations, cut=ctx.cut, active=False, scale=c.scale,
+                          scale_bits=c.scale_bits)
     train_widths(lw, ctx.data, ctx.width_train(c.weight_epochs), "weights")
     return lw
 

@@ -27,6 +27,9 @@ class WidthTrainConfig:
     seed: int = 0
     input_bits: float = 8.0
     progress: bool = True
+    #: charge float Dense/Conv layers (a float head) in the BOPs cost at 8-bit weights; False: the paper's
+    #: accounting, the head runs on the host (flow.bitwidth.cost)
+    head_in_cost: bool = True
 
     def __post_init__(self):
         if self.epochs < 0 or self.batch_size < 1 or self.learning_rate <= 0 or self.alpha_learning_rate < 0:
@@ -56,14 +59,14 @@ def train_widths(model, data, cfg: WidthTrainConfig = WidthTrainConfig(), desc: 
     opt_w = tf.keras.optimizers.Adam(cfg.learning_rate)
     opt_a = tf.keras.optimizers.Adam(cfg.alpha_learning_rate)
     ce = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    reference = bops_reference(model) or 1.0
+    reference = bops_reference(model, cfg.head_in_cost) or 1.0
 
     @tf.function
     def step(x, y):
         with tf.GradientTape() as tape:
             logits = model(x, training=True)
             task = ce(y, logits)
-            cost = bops(model, cfg.input_bits) / reference
+            cost = bops(model, cfg.input_bits, include_float=cfg.head_in_cost) / reference
             loss = task + cfg.cost_weight * cost
         grads = tape.gradient(loss, weights + alphas)
         opt_w.apply_gradients(zip(grads[: len(weights)], weights))

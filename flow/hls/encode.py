@@ -5,7 +5,15 @@ Pure numpy: no hls4ml, no TensorFlow. Row ``j`` of a kernel ``W`` (``n_in x n_ou
 * fixed point: ``W[:, j] = k[:, j] * 2**shift_j`` with integer mantissas ``k`` of ``bits`` bits,
   computed on DSP multipliers (``x * k``), then shifted by ``shift_j = e_j - (bits - 1)``;
 * SP2: ``W[:, j] = ±(2**-f1 + 2**-f2) * 2**shift_j`` with ``shift_j = e_j``, computed as
-  ``±((x >> f1) + (x >> f2))`` (a field of 0 means the term is zero), in LUTs.
+  ``±((x >> f1) + (x >> f2))`` (a field of 0 means the term is zero), in LUTs;
+* fixed point with a real scale (``quantized_symmetric(scale='real')``):
+  ``W[:, j] = k[:, j] * c_j * 2**shift_j`` with ``bits``-bit mantissas ``k`` and an odd integer
+  multiplier ``c_j``. A fixed row whose weights are not ``bits``-bit mantissas times a power of two is
+  factored this way from its values alone: ``g`` = the gcd of the row's weights as integers on their
+  finest grid, ``k = w / g``, ``c_j`` = the odd part of ``g``, ``shift_j`` its power of two (an error if
+  ``k`` does not fit ``bits`` bits). ``DenseEncoding.multiplier`` holds ``c``; the kernel computes the
+  rows without it, and backend 'MSQ' applies ``c_j`` once per output after the accumulator
+  (:mod:`flow.hls.row_scale`). Power-of-two rows are encoded exactly as before (multiplier 1).
 
 The accumulators never round: every width below is derived from the actual weights and the
 input type so that the C++ result equals the exact real-valued ``x @ W + b``.
@@ -88,6 +96,8 @@ class DenseEncoding:
     sp2_codes: np.ndarray  # (n_sp2, n_in) codes [sign | f1 | f2]
     sp2_mags: np.ndarray  # (n_sp2, n_in) magnitudes 2**-f1 + 2**-f2 (for sizing)
     shift: np.ndarray  # (n_out,) power-of-two exponent applied after accumulation
+    #: (n_out,) odd integer applied after the shift (real-scale fixed rows), None when every row's is 1
+    multiplier: np.ndarray | None = None
 
     @property
     def n_in(self) -> int:
@@ -98,13 +108,36 @@ class DenseEncoding:
         return int(len(self.shift))
 
 
-def _encode_fixed(values: np.ndarray, exponent: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+def _factor_row(values: np.ndarray, bits: int) -> tuple[np.ndarray, int, int]:
+    """``values = k * c * 2**shift`` with ``c`` odd and ``k`` the row divided by the gcd ``c * 2**shift``."""
+    frac = fractional_bits(values, "fixed row")
+    ints = values * 2.0**frac
+    if np.max(np.abs(ints), initial=0) >= 2.0**53:
+        raise ValueError("fixed rows: weights span more than 53 bits (internal error)")
+    ints = ints.astype(np.int64)
+    g = int(np.gcd.reduce(np.abs(ints))) if ints.size else 0
+    if g == 0:
+        return np.zeros(values.shape, np.int64), 1, 0
+    twos = (g & -g).bit_length() - 1
+    k = ints // g
+    if np.max(np.abs(k)) > 2 ** (bits - 1):
+        raise ValueError(
+            f"fixed rows: weights are neither {bits}-bit mantissas times a power of two nor times an integer "
+            "multiplier (internal error)"
+        )
+    return k, g >> twos, twos - frac
+
+
+def _encode_fixed(values: np.ndarray, exponent: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mantissas ``(n_rows, n_in)``, shifts and multipliers (1 for power-of-two rows) of the fixed rows."""
     shift = exponent - (bits - 1)
     mant = values / np.exp2(shift)[None, :]
     k = np.round(mant)
-    if not np.array_equal(k, mant) or np.max(np.abs(k), initial=0) > 2 ** (bits - 1):
-        raise ValueError("fixed rows: weights are not integer multiples of their row scale (internal error)")
-    return k.astype(np.int64).T, shift
+    multiplier = np.ones(values.shape[1], np.int64)
+    po2 = np.all(k == mant, axis=0) & (np.max(np.abs(k), axis=0, initial=0) <= 2 ** (bits - 1))
+    for j in np.flatnonzero(~po2):  # a real scale: factor the row's integer multiplier out
+        k[:, j], multiplier[j], shift[j] = _factor_row(values[:, j], bits)
+    return k.astype(np.int64).T, shift, multiplier
 
 
 def _sp2_fields(bits: int, n_sp2: int) -> tuple[int, int]:
@@ -137,20 +170,32 @@ def encode_dense(enc: RowEncoding) -> DenseEncoding:
     sp2_rows = np.flatnonzero(scheme == SP2)
     exponent = np.asarray(enc.exponent, dtype=np.int64)
     shift = exponent.copy()
-    kf, shift_f = _encode_fixed(values[:, fix_rows], exponent[fix_rows], enc.bits)
+    kf, shift_f, mult_f = _encode_fixed(values[:, fix_rows], exponent[fix_rows], enc.bits)
     shift[fix_rows] = shift_f
+    multiplier = np.ones(len(shift), np.int64)
+    multiplier[fix_rows] = mult_f
     codes, mags = _encode_sp2(values[:, sp2_rows], exponent[sp2_rows], enc.bits)
     m1, m2 = _sp2_fields(enc.bits, len(sp2_rows))
-    return DenseEncoding(enc.bits, m1, m2, fix_rows, sp2_rows, kf, codes, mags, shift)
+    return DenseEncoding(
+        enc.bits, m1, m2, fix_rows, sp2_rows, kf, codes, mags, shift, multiplier if np.any(multiplier != 1) else None
+    )
+
+
+def without_multiplier(d: DenseEncoding) -> tuple[DenseEncoding, np.ndarray | None]:
+    """``(the kernel without its row multipliers, the multipliers or None)``: the kernel computes
+    ``x @ W / c``, and ``c`` is applied after it (:mod:`flow.hls.row_scale`)."""
+    import dataclasses
+
+    return dataclasses.replace(d, multiplier=None), d.multiplier
 
 
 def decode_dense(d: DenseEncoding) -> np.ndarray:
-    """Inverse of :func:`encode_dense` (numpy reference of what the kernel multiplies by)."""
+    """Inverse of :func:`encode_dense` (numpy reference of what the kernel and its row multipliers compute with)."""
     w = np.zeros((d.n_in, d.n_out))
     w[:, d.fix_rows] = d.fix_weights.T * np.exp2(d.shift[d.fix_rows])[None, :]
     sign = np.where((d.sp2_codes >> (d.m1 + d.m2)) & 1, -1.0, 1.0)
     w[:, d.sp2_rows] = (sign * d.sp2_mags).T * np.exp2(d.shift[d.sp2_rows])[None, :]
-    return w
+    return w if d.multiplier is None else w * d.multiplier[None, :]
 
 
 @dataclass(frozen=True)
@@ -170,6 +215,11 @@ class DenseTypes:
 
 def size_types(d: DenseEncoding, data: FixedSpec, bias: np.ndarray, bias_spec: FixedSpec) -> DenseTypes:
     """Exact widths for input type ``data`` (its max |x| bounds every product)."""
+    if d.multiplier is not None:
+        raise ValueError(
+            "size_types: this kernel has row multipliers (a real scale); size the kernel without them "
+            "(without_multiplier) and apply them after it (flow.hls.row_scale)"
+        )
     xs = data.as_signed()
     xmax = data.max_abs()
     max_shift = 2**d.m1 - 1

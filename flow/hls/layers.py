@@ -94,12 +94,18 @@ class MSQRowLayer(Layer):
         """The streaming geometry of a convolution (None for Dense)."""
         return None
 
+    def data_spec(self) -> FixedSpec:
+        """The exact type of the layer input (what the lanes multiply)."""
+        return precision_spec(self.get_input_variable().type.precision, f"layer '{self.name}'")
+
     def microarch(self) -> RowKernel:
-        """This layer's lanes, reuse factor, ROM shape and cycles (:mod:`flow.hls.microarch`)."""
+        """This layer's lanes, DSP packing, reuse factor, ROM shape and cycles (:mod:`flow.hls.microarch`)."""
         enc: DenseEncoding = self.get_attr("encoding")
+        data = self.data_spec()
         kernel = RowKernel(
             self.name, enc.n_in, enc.n_out, len(enc.sp2_rows), int(self.get_attr("row_reuse_factor")), enc.bits,
-            str(self.get_attr("strategy")).lower(), self.conv_scan(),
+            str(self.get_attr("strategy")).lower(), self.conv_scan(), data.width, data.signed,
+            self.get_attr("dsp_packing", None),
         )
         kernel.check_rom_words()
         return kernel
@@ -108,7 +114,7 @@ class MSQRowLayer(Layer):
         enc: DenseEncoding = self.get_attr("encoding")
         self.set_attr("reuse_factor", self.get_attr("row_reuse_factor"))  # hls4ml set the configured one
         bias = np.asarray(self.get_attr("bias_values"), dtype=np.float64)
-        data = precision_spec(self.get_input_variable().type.precision, f"layer '{self.name}'")
+        data = self.data_spec()
         bias_spec = exact_spec(bias, f"layer '{self.name}' bias")
         types = size_types(enc, data, bias, bias_spec)
         self.set_attr("msq_types", types)
@@ -117,7 +123,11 @@ class MSQRowLayer(Layer):
         self._add_row_weights(enc, bias, bias_spec)
 
     def _add_row_weights(self, enc: DenseEncoding, bias: np.ndarray, bias_spec: FixedSpec):
-        """``wf``/``ws`` in lane order: element ``l * RF + c`` is lane ``l``'s weight at cycle ``c``."""
+        """``wf``/``ws`` in lane order: element ``l * RF + c`` is lane ``l``'s weight at cycle ``c``.
+
+        DSP packing keeps this layout: the packed DSP of lanes ``l`` and ``l'`` (rows ``2p``, ``2p+1`` of one
+        chunk, or lanes ``2p``, ``2p+1`` folded) reads both weights from the same ROM word ``c`` and forms
+        ``w_a * 2^k + w_b`` in the DSP's pre-adder, so the ROM stays ``lanes x bits`` wide."""
         kernel = self.microarch()
         wf = kernel.fixed.layout(enc.fix_weights)
         ws = kernel.sp2.layout(enc.sp2_codes)

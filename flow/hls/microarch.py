@@ -21,6 +21,14 @@ factor=lanes`` makes that ROM word ``c``, ``lanes x bits`` wide and ``RF`` deep.
 SP2 (LUT) matrices share the schedule and run in the same loop. Any other reuse factor is refused
 when set on a layer; a model-wide one is lowered to the largest valid one below it.
 
+**DSP packing** (:func:`plan_dsp_packing`, :class:`DSPPack`). Two fixed lanes that read the same input in
+the same cycle share one DSP48E1: in the split schedule rows ``2p`` and ``2p + 1`` of the same chunk, in the
+folded one lanes ``2p`` and ``2p + 1`` (all lanes read the same input index). The DSP multiplies
+``w_a * 2^k + w_b`` (its pre-adder) by ``x`` and the two sums are split off P with a correction constant;
+``RowKernel.fix_dsps`` DSPs instead of ``fixed.lanes``. On by default where the width conditions hold
+(``DSPPacking`` in the hls4ml config: False turns it off, True makes a failing condition an error). The
+weight layout does not change: a packed DSP reads both weights from the same ROM word.
+
 **Cycles.** A Dense layer takes ``RF + DENSE_DEPTH`` cycles. A convolution scans its padded input
 (``padded_height x padded_width`` positions), one reuse pass (``RF`` cycles) per position, plus
 ``SCAN_DEPTH``; its line buffer holds ``(filt_height - 1) x in_width x n_chan`` values. The depths
@@ -173,6 +181,109 @@ class LaneArray:
         return out.reshape(-1)
 
 
+#: DSP48E1 (UG479): the multiplier takes the 25-bit pre-adder output AD = D + A and the 18-bit B port
+#: (both signed); the product M (43 bits) is added to C or to P itself in the 48-bit post-adder (wrapping).
+DSP_A_BITS = 25
+DSP_B_BITS = 18
+DSP_P_BITS = 48
+
+
+def integer_range(bits: int, signed: bool) -> tuple[int, int]:
+    """Smallest and largest value of a ``bits``-wide integer (its raw bits, for a fixed-point type)."""
+    return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+
+
+def signed_bits(lo: int, hi: int) -> int:
+    """Fewest bits of a signed integer that holds every value in ``[lo, hi]``."""
+    bits = 1
+    while lo < -(1 << (bits - 1)) or hi > (1 << (bits - 1)) - 1:
+        bits += 1
+    return bits
+
+
+def product_range(weight_bits: int, data_width: int, data_signed: bool) -> tuple[int, int]:
+    """Exact range of ``w * x`` for a signed ``weight_bits`` mantissa and the data's raw integer."""
+    w = integer_range(weight_bits, True)
+    x = integer_range(data_width, data_signed)
+    corners = [a * b for a in w for b in x]
+    return min(corners), max(corners)
+
+
+@dataclass(frozen=True)
+class DSPPack:
+    """Two fixed-point products that share the data ``x`` in one DSP48E1 (``nnet_msq_dense.h``)::
+
+        AD = w_a * 2^shift + w_b                (pre-adder: D = w_a << shift, A = w_b; 25 bits)
+        P  = 2^(shift-1) + sum over terms of AD * x    (C port, then P accumulates; 48 bits, wrapping)
+        high = P[47:shift]                      = sum w_a * x   (signed, 48 - shift bits)
+        low  = P[shift-1:0] with its MSB inverted = sum w_b * x (signed, shift bits)
+
+    The constant ``2^(shift-1)`` is the sign correction: without it ``P >> shift`` is
+    ``sum w_a*x - 1`` whenever ``sum w_b*x < 0`` (the plain WP521 INT4 recipe's error); with it the
+    low field is stored offset by half its range, so the high field is exact and the low field is
+    read by flipping its top bit. No adder outside the DSP.
+    """
+
+    shift: int  # k: weight of the upper product
+    terms: int  # products summed in P before it is split (1: split every cycle, sums in fabric)
+    weight_bits: int
+    data_bits: int  # signed width of the data integer on the B port
+
+    @property
+    def in_dsp(self) -> bool:
+        """The lane's sum is accumulated in P (split once per row) rather than in fabric."""
+        return self.terms > 1
+
+    @property
+    def high_bits(self) -> int:
+        return DSP_P_BITS - self.shift
+
+
+def plan_dsp_packing(weight_bits: int, data_width: int, data_signed: bool, terms: int) -> tuple[DSPPack | None, str]:
+    """Whether two rows' products ``w_a * x`` and ``w_b * x`` fit one DSP48E1, and how.
+
+    ``w`` are signed ``weight_bits`` integers (the fixed rows' mantissas), ``x`` the data's raw integer
+    (``data_width`` bits, signed or not; its fractional bits are a common scale), ``terms`` the
+    products a lane sums before its row partial is complete (``RF`` split, ``n_in`` folded). With
+    ``[p_min, p_max]`` the exact range of one product and ``n`` the products summed in P, the
+    conditions are (``k`` the shift of the upper product):
+
+    (B) ``x`` fits the 18-bit B port: ``data_width + (0 if signed else 1) <= 18``;
+    (L) the low field holds the sum of ``n`` products: ``-2^(k-1) <= n * p_min`` and
+        ``n * p_max <= 2^(k-1) - 1``; ``k`` is the smallest such;
+    (A) the packed weight ``w_a * 2^k + w_b`` fits the pre-adder's 25-bit signed output for every
+        pair of weights: ``weight_bits + k <= 24`` (``-2^(wb-1) * (2^k + 1)`` is the extreme);
+    (P) the high field holds the same sum in the rest of P: ``n * [p_min, p_max]`` fits
+        ``48 - k`` signed bits (P wraps modulo 2^48; the low ``k`` bits and the high field modulo
+        ``2^(48-k)`` are still exact, so nothing else of P has to fit).
+
+    The accumulation is first tried inside the DSP (``n = terms``: P accumulates, one split per row
+    partial, no fabric accumulator), then outside it (``n = 1``: P is split every cycle and the two
+    fields are summed in fabric). Returns the plan, or None and the first condition that fails
+    for ``n = 1`` (which then rules out packing altogether).
+    """
+    b_bits = data_width + (0 if data_signed else 1)
+    if b_bits > DSP_B_BITS:
+        return None, (
+            f"condition (B): the data ({'signed' if data_signed else 'unsigned'} {data_width} bits, {b_bits} bits as a "
+            f"signed integer) is wider than the DSP48E1's {DSP_B_BITS}-bit B port"
+        )
+    p_lo, p_hi = product_range(weight_bits, data_width, data_signed)
+    why = ""
+    for n in dict.fromkeys((max(1, terms), 1)):
+        k = signed_bits(n * p_lo, n * p_hi)  # (L)
+        what = f"{n} product{'s' if n > 1 else ''} of {weight_bits}-bit weights and {b_bits}-bit data {'need' if n > 1 else 'needs'} k = {k} bits"
+        if weight_bits + k > DSP_A_BITS - 1:  # (A)
+            why = (f"condition (A): {what} in the low field, so the packed weight w_a*2^{k} + w_b needs "
+                   f"{weight_bits + k + 1} bits, above the DSP48E1's {DSP_A_BITS}-bit A port (pre-adder output)")
+            continue
+        if k > DSP_P_BITS - k:  # (P): the high field holds the same range as the low one
+            why = f"condition (P): {what} in each field, above the 48-bit P register"
+            continue
+        return DSPPack(k, n, weight_bits, b_bits), ""
+    return None, why
+
+
 @dataclass(frozen=True)
 class ConvScan:
     """Geometry of a streaming convolution (Conv1D: height 1)."""
@@ -236,11 +347,22 @@ class RowKernel:
     weight_bits: int
     strategy: str = "latency"
     scan: ConvScan | None = None
+    #: The data (layer input) as the DSP sees it: raw integer width and signedness.
+    data_width: int = 8
+    data_signed: bool = True
+    #: ``DSPPacking`` of the hls4ml config: None packs where :func:`plan_dsp_packing` allows, False never,
+    #: True requires it (an error naming the failing condition otherwise).
+    dsp_packing: bool | None = None
 
     def __post_init__(self):
         check_reuse_factor(self.n_in, self.n_out, self.reuse_factor, f"layer '{self.name}'")
         if not 0 <= self.n_sp2 <= self.n_out:
             raise ValueError(f"layer '{self.name}': n_sp2 must be in [0, {self.n_out}], got {self.n_sp2}")
+        if self.dsp_packing is True and self.pack_units >= 2 and self.pack is None:
+            raise ValueError(
+                f"layer '{self.name}': DSPPacking is True, but two products do not fit one DSP48E1: {self._pack_plan()[1]} "
+                "(set DSPPacking: False for this layer, or narrow its weights/data)"
+            )
 
     @property
     def n_fix(self) -> int:
@@ -253,6 +375,41 @@ class RowKernel:
     @property
     def sp2(self) -> LaneArray:
         return LaneArray(self.n_sp2, self.n_in, self.reuse_factor, self.weight_bits)
+
+    @property
+    def pack_terms(self) -> int:
+        """Products a fixed lane sums into one row partial: ``RF`` (split) or ``n_in`` (folded)."""
+        return self.n_in if self.fixed.folded else self.reuse_factor
+
+    @property
+    def pack_units(self) -> int:
+        """What packing pairs: fixed rows (split: rows ``2p`` and ``2p+1``, same chunk, read the same input
+        at the same cycle) or fixed lanes (folded: every lane reads the same input)."""
+        return self.fixed.lanes if self.fixed.folded else self.n_fix
+
+    def _pack_plan(self) -> tuple[DSPPack | None, str]:
+        if self.dsp_packing is False:
+            return None, "DSPPacking is False"
+        if self.pack_units < 2:
+            return None, "fewer than two fixed rows (lanes) to pair"
+        return plan_dsp_packing(self.weight_bits, self.data_width, self.data_signed, self.pack_terms)
+
+    @property
+    def pack(self) -> DSPPack | None:
+        """Two fixed products per DSP48E1 (:class:`DSPPack`), or None (one per DSP)."""
+        return self._pack_plan()[0]
+
+    @property
+    def fix_pairs(self) -> int:
+        """Packed: pairs of fixed rows (split) or lanes (folded); the last may have no partner."""
+        return -(-self.pack_units // 2) if self.pack else 0
+
+    @property
+    def fix_dsps(self) -> int:
+        """DSP48E1 multipliers of the fixed rows: one per lane, or one per pair (and chunk) packed."""
+        if not self.pack:
+            return self.fixed.lanes
+        return self.fix_pairs if self.fixed.folded else self.fix_pairs * self.fixed.chunks
 
     @property
     def rom(self) -> bool:
@@ -295,6 +452,16 @@ class RowKernel:
             "sp2_lanes_alloc": self.sp2.lanes_alloc,
             "fix_parts_alloc": self.fixed.parts_alloc,
             "sp2_parts_alloc": self.sp2.parts_alloc,
+            "dsp_packed": self.pack is not None,
+            "fix_pairs": self.fix_pairs,
+            "fix_dsps": self.fix_dsps,
+            "fix_dsps_alloc": max(1, self.fix_dsps),
+            "pack_shift": self.pack.shift if self.pack else 1,
+            "pack_terms": self.pack.terms if self.pack else 1,
+            "pack_in_dsp": bool(self.pack and self.pack.in_dsp),
+            "fix_weight_bits": self.weight_bits,
+            "data_width": self.data_width,
+            "data_signed": self.data_signed,
         }
 
 

@@ -29,6 +29,17 @@ ROWS_TEMPLATE = """struct {name} : nnet::msq_dense_config {{
     static const unsigned sp2_lanes_alloc = {sp2_lanes_alloc};
     static const unsigned fix_parts_alloc = {fix_parts_alloc};
     static const unsigned sp2_parts_alloc = {sp2_parts_alloc};
+    static const bool dsp_packed = {dsp_packed};
+    static const unsigned fix_pairs = {fix_pairs};
+    static const unsigned fix_dsps = {fix_dsps};
+    static const unsigned fix_dsps_alloc = {fix_dsps_alloc};
+    static const unsigned pack_shift = {pack_shift};
+    static const unsigned pack_terms = {pack_terms};
+    static const bool pack_in_dsp = {pack_in_dsp};
+    static const unsigned fix_weight_bits = {fix_weight_bits};
+    static const unsigned data_width = {data_width};
+    static const bool data_signed = {data_signed};
+    static const int data_frac = {data_frac};
     static const unsigned m1 = {m1};
     static const unsigned m2 = {m2};
     typedef {fix_weight_t} fix_weight_t;
@@ -110,6 +121,7 @@ def rows_config(node, name: str) -> str:
         "fix_rows_comment": _ints(enc.fix_rows) if n_fix else "none",
         "sp2_rows_comment": _ints(enc.sp2_rows) if n_sp2 else "none",
         "shifts": _ints(enc.shift),
+        "data_frac": node.data_spec().fractional,
     }
     for typename in ("fix_prod", "fix_accum", "sp2_data", "sp2_term", "sp2_accum", "out_accum"):
         params[f"{typename}_t"] = getattr(types, typename).cpp()

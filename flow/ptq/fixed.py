@@ -3,9 +3,12 @@
 ``quantize(model, calibration_x, bits, mode, granularity)`` rebuilds the model with QKeras
 layers (same names, same weights), without retraining:
 
-* kernels: ``mode='symmetric'`` -> :class:`quantized_symmetric` (max-abs, power-of-two scale,
-  exact in HLS); ``mode='asymmetric'`` -> :class:`quantized_asymmetric` (min/max with a zero
-  point, Keras only); ``granularity`` 'layer' or 'channel' (per output channel);
+* kernels: ``mode='symmetric'`` -> :class:`quantized_symmetric` (max-abs; ``scale='po2'``: rounded
+  up to a power of two, ``scale='real'``: the clip at max-abs with a real scale of ``scale_bits``
+  significant bits, the adaptive-precision paper's; both exact in HLS); ``mode='asymmetric'`` ->
+  :class:`quantized_asymmetric` (min/max with a zero point, Keras only); ``granularity`` 'layer'
+  (one range per layer, the paper's) or 'channel' (per output channel, the default here: it is
+  more accurate and costs nothing in the kernel, where every row has its own shift anyway);
 * biases: ``quantized_bits(bias_bits, i, alpha=1)`` with ``i`` from ``max|b|``;
 * ReLU outputs (``Activation('relu')``, ``ReLU`` or a Dense/Conv's own ReLU): symmetric ->
   ``quantized_relu(act_bits, i)`` with ``2**i >= max`` over the calibration data;
@@ -26,6 +29,7 @@ from flow.bitwidth.build import head_layers
 from flow.bitwidth.quantize import integer_bits
 from flow.input_quantizer import input_quantizer, with_input_quantizer
 from flow.quantizers import quantized_asymmetric, quantized_symmetric
+from flow.quantizers.symmetric import DEFAULT_SCALE_BITS, check_scale
 from flow.rewrite import COPIED, activation_name, layer_config, layer_outputs, rewrite
 
 MODES = ("symmetric", "asymmetric")
@@ -33,7 +37,7 @@ GRANULARITIES = ("layer", "channel")
 _KERNELS = {"Dense": QDense, "Conv1D": QConv1D, "Conv2D": QConv2D}
 
 
-def _check(model, calibration_x, bits, act_bits, mode, granularity):
+def _check(model, calibration_x, bits, act_bits, mode, granularity, scale, scale_bits):
     if calibration_x is None or len(calibration_x) == 0:
         raise ValueError(
             "post-training quantization needs calibration data (calibration_x: a few hundred training inputs) "
@@ -43,6 +47,9 @@ def _check(model, calibration_x, bits, act_bits, mode, granularity):
         raise ValueError(f"mode: '{mode}' is not one of {MODES}")
     if granularity not in GRANULARITIES:
         raise ValueError(f"granularity: '{granularity}' is not one of {GRANULARITIES}")
+    check_scale(scale, scale_bits, "post-training quantization")
+    if mode == "asymmetric" and scale != "po2":
+        raise ValueError(f"scale: {scale!r} applies to mode='symmetric' only (asymmetric scales are always real)")
     for what, value in (("bits", bits), ("act_bits", act_bits)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 2 <= value <= 8:
             raise ValueError(f"{what}: must be an integer in [2, 8], got {value!r}")
@@ -85,11 +92,13 @@ def quantize(
     bias_bits: int = 16,
     cut: str | None = None,
     input_bits: int | None = 8,
+    scale: str = "po2",
+    scale_bits: int = DEFAULT_SCALE_BITS,
 ):
     """Post-training quantized QKeras copy of float ``model`` (see the module docstring)."""
     act_bits = bits if act_bits is None else act_bits
+    _check(model, calibration_x, bits, act_bits, mode, granularity, scale, scale_bits)
     in_quantizer = None if input_bits is None else input_quantizer(calibration_x, input_bits)
-    _check(model, calibration_x, bits, act_bits, mode, granularity)
     head = head_layers(model, cut)
     for layer in model.layers:
         _check_layer(layer, head)
@@ -110,7 +119,7 @@ def quantize(
             if layer.name in outputs:
                 config["activation"] = _relu_quantizer(mode, act_bits, outputs[layer.name])
             if mode == "symmetric":
-                kq = quantized_symmetric(bits, per_channel=per_channel)
+                kq = quantized_symmetric(bits, per_channel=per_channel, scale=scale, scale_bits=scale_bits)
             else:
                 kq = quantized_asymmetric(bits, per_channel=per_channel)
             bias_max = float(np.max(np.abs(layer.bias.numpy()))) if layer.use_bias else 0.0

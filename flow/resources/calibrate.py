@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from flow.hls.microarch import plan_dsp_packing
 from flow.package_data import CALIBRATION, TEMPLATES
 from flow.quantizers import levels
 
@@ -26,6 +27,8 @@ VERILOG = TEMPLATES / "calibration" / "pe_blocks.v"
 DATA_BITS = (8, 16)
 WEIGHT_BITS = (4, 8)
 WIDTHS = (8, 16, 24, 32)
+#: Products the measured in-DSP packed accumulator sums (its shift comes from the packing plan).
+PACKED_MAC_TERMS = 64
 
 
 def runs() -> list[dict]:
@@ -38,6 +41,18 @@ def runs() -> list[dict]:
             out.append({"block": "fixed_mul_lut", "module": "fixed_mul", "params": {"A": a, "K": k}, "nodsp": True})
             out.append({"block": "sp2_runtime", "module": "sp2_runtime", "params": {"A": a, "M1": m1, "M2": m2}, "nodsp": True})
         out.append({"block": "sp2_const", "module": "sp2_const", "params": {"A": a, "F1": 1, "F2": 3}, "nodsp": True})
+    for a in DATA_BITS:
+        for k in WEIGHT_BITS:
+            pack, _ = plan_dsp_packing(k, a, True, 1)
+            if pack is None:
+                continue
+            params = {"A": a, "K": k, "S": pack.shift}
+            out.append({"block": "packed_mul_dsp", "module": "packed_mul", "params": params, "nodsp": False})
+            out.append({"block": "packed_mul_adder", "module": "packed_mul_adder", "params": params, "nodsp": False})
+            mac, _ = plan_dsp_packing(k, a, True, PACKED_MAC_TERMS)
+            if mac is not None and mac.in_dsp:
+                params = {"A": a, "K": k, "S": mac.shift}
+                out.append({"block": "packed_mac_dsp", "module": "packed_mac", "params": params, "nodsp": False})
     for w in WIDTHS:
         out.append({"block": "adder", "module": "adder", "params": {"W": w}, "nodsp": True})
         out.append({"block": "accumulator", "module": "accumulator", "params": {"W": w}, "nodsp": True})
@@ -60,10 +75,14 @@ def require_yosys() -> str:
 
 
 def parse_stat(text: str) -> dict[str, int]:
-    """LUT (all sizes), FF (all FD*), DSP48E1, CARRY4 and MUXF7/8 counts from yosys ``stat``."""
+    """LUT (all sizes), FF (all FD*), DSP48E1, CARRY4, MUXF7/8 and INV counts from yosys ``stat``.
+
+    ``inv`` (yosys' inverter cell) is kept apart from ``lut``: next to other logic Vivado folds an
+    inverter into the LUT it feeds, alone it is a LUT1."""
     cells = {name: int(count) for name, count in re.findall(r"^\s+(\w+)\s+(\d+)\s*$", text, flags=re.M)}
     return {
         "lut": sum(v for k, v in cells.items() if re.fullmatch(r"LUT\d", k)),
+        "inv": cells.get("INV", 0),
         "ff": sum(v for k, v in cells.items() if k.startswith("FD")),
         "dsp": cells.get("DSP48E1", 0),
         "carry4": cells.get("CARRY4", 0),

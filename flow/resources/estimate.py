@@ -4,11 +4,16 @@ Every figure here is an **estimate**. The micro-architecture comes from :mod:`fl
 the same description the C++ config writer uses. One row-quantized layer (``n_in`` inputs per
 row, ``n_fix`` fixed rows, ``n_sp2`` SP2 rows, reuse factor ``RF``, ``chunks = ceil(n_in / RF)``) is
 
-    DSP lanes   = n_fix * chunks             one fixed-point multiplier (DSP48E1) each
+    DSP lanes   = n_fix * chunks             one fixed-point product each, on a DSP48E1; two lanes that
+                                             read the same input share one DSP where the width conditions
+                                             hold (DSP packing, :func:`flow.hls.microarch.plan_dsp_packing`):
+                                             ``RowKernel.fix_dsps`` DSPs, each with the measured
+                                             ``packed_mul_dsp`` / ``packed_mac_dsp`` LUTs (its correction)
     LUT lanes   = n_sp2 * chunks             one SP2 shift-add unit each: run-time shifts when the
                                              weights change per cycle (ROM or RF > 1), constant
                                              shifts (``sp2_const``) for Latency at RF 1
-    adders      = an accumulator per lane (RF > 1) and chunks - 1 adders per row for the row sums
+    adders      = an accumulator per lane (RF > 1; none for packed lanes that accumulate in P) and
+                  chunks - 1 adders per row for the row sums
     muxes       = the input each lane reads (RF:1 per chunk, n_in:1 folded); Latency at RF > 1 also
                   multiplexes each lane's constant weights by the cycle
     line buffer = a convolution's (filt_height - 1) rows (LUTRAM or RAMB18) and its window registers
@@ -30,7 +35,7 @@ from dataclasses import dataclass, field
 
 from flow.boards import Board
 from flow.hls.microarch import (
-    SCAN_DEPTH, ConvScan, RowKernel, bram18, effective_reuse_factor, mux_luts, rom_luts,
+    SCAN_DEPTH, ConvScan, RowKernel, bram18, effective_reuse_factor, mux_luts, plan_dsp_packing, rom_luts,
 )
 from flow.quantizers import levels
 from flow.resources.calibrate import load_calibration
@@ -61,6 +66,10 @@ class LayerWork:
     #: Latency design at RF 1, where constant products by 0 or a power of two fold into wiring
     #: before binding. None: unknown (one DSP per fixed lane).
     dsp_products: int | None = None
+    #: Whether the data (layer input) is signed (``data_bits`` wide either way): the DSP packing conditions.
+    data_signed: bool = True
+    #: ``DSPPacking``: None packs two fixed products per DSP where the conditions hold, False never, True must.
+    dsp_packing: bool | None = None
 
     def __post_init__(self):
         if not 0 <= self.n_sp2 <= self.n_out:
@@ -108,6 +117,11 @@ class Costs:
     def fixed_lane(self, data_bits: int, weight_bits: int) -> dict:
         return self.block("fixed_mul_dsp", A=data_bits, K=weight_bits)
 
+    def packed_dsp(self, data_bits: int, weight_bits: int, in_dsp: bool) -> dict:
+        """One DSP48E1 with two products and its correction: ``lut`` includes the inverter of the low field."""
+        block = self.block("packed_mac_dsp" if in_dsp else "packed_mul_dsp", A=data_bits, K=weight_bits)
+        return {**block, "lut": block["lut"] + block.get("inv", 0)}
+
 
 def accumulator_width(work: LayerWork) -> int:
     return work.data_bits + work.weight_bits + math.ceil(math.log2(work.n_in)) + 1
@@ -118,7 +132,8 @@ def row_kernel(work: LayerWork) -> RowKernel:
     valid for the layer lowered like the conversion does)."""
     rf = effective_reuse_factor(work.n_in, work.n_out, work.reuse_factor)
     strategy = work.strategy.lower() if work.strategy else ("resource" if rf > 1 else "latency")
-    return RowKernel(work.name, work.n_in, work.n_out, work.n_sp2, rf, work.weight_bits, strategy, work.scan)
+    return RowKernel(work.name, work.n_in, work.n_out, work.n_sp2, rf, work.weight_bits, strategy, work.scan,
+                     work.data_bits, work.data_signed, work.dsp_packing)
 
 
 def layer_cycles(kernel: RowKernel, pixels: int) -> int:
@@ -152,6 +167,9 @@ def estimate_layer(work, costs: Costs) -> dict:
     adder = costs.block("adder", W=acc_w)
     acc = costs.block("accumulator", W=acc_w)
     fixed = costs.fixed_lane(work.data_bits, work.weight_bits) if fix_lanes else {"dsp": 0, "lut": 0}
+    pack = k.pack
+    if pack is not None:  # two lanes per DSP48E1, its correction instead of a multiplier's LUTs
+        fixed = costs.packed_dsp(work.data_bits, work.weight_bits, pack.in_dsp)
     constant = not k.rom and rf == 1
     if not sp2_lanes:
         sp2 = {"lut": 0}
@@ -160,12 +178,13 @@ def estimate_layer(work, costs: Costs) -> dict:
     else:
         sp2 = costs.sp2_lane(work.data_bits, work.weight_bits)
     lanes = fix_lanes + sp2_lanes
-    accumulators = lanes if rf > 1 else 0  # at RF 1 a lane's sum is its product
+    # at RF 1 a lane's sum is its product; packed lanes that accumulate in P need no fabric accumulator
+    accumulators = (lanes - (fix_lanes if pack is not None and pack.in_dsp else 0)) if rf > 1 else 0
     row_adders = work.n_out * (k.fixed.chunks - 1)
     row_registers = work.n_out if k.fixed.folded else 0  # finished rows of the folded schedule
     bram = bram18(*k.fixed.rom_shape) + bram18(*k.sp2.rom_shape) if k.rom and not k.rom_lutram else 0
     lut = (rom_luts(*k.fixed.rom_shape) + rom_luts(*k.sp2.rom_shape)) if k.rom_lutram else 0
-    lut += fix_lanes * fixed["lut"] + sp2_lanes * sp2["lut"] + accumulators * acc["lut"] + row_adders * adder["lut"]
+    lut += k.fix_dsps * fixed["lut"] + sp2_lanes * sp2["lut"] + accumulators * acc["lut"] + row_adders * adder["lut"]
     ff = accumulators * acc["ff"] + (work.n_out + row_registers) * acc_w
     # the input each lane reads: an RF:1 multiplexer per chunk (split), n_in:1 (folded); shared by all rows
     lut += k.fixed.chunks * mux_luts(work.data_bits, k.fixed.n_in if k.fixed.folded else rf)
@@ -176,8 +195,8 @@ def estimate_layer(work, costs: Costs) -> dict:
         lut += line["lut"]
         ff += line["ff"] + work.scan.window_values * work.data_bits
         bram += line["bram18"]
-    dsp = fix_lanes * fixed["dsp"]
-    if constant and work.dsp_products is not None:
+    dsp = k.fix_dsps * fixed["dsp"]
+    if constant and work.dsp_products is not None:  # packed: a pair needs its DSP if either product does
         dsp = min(dsp, work.dsp_products * fixed["dsp"])
     return {
         "layer": work.name,
@@ -188,6 +207,8 @@ def estimate_layer(work, costs: Costs) -> dict:
         "bram36": math.ceil(bram / 2),
         "dsp_lanes": fix_lanes,
         "lut_lanes": sp2_lanes,
+        "fix_dsps": k.fix_dsps,
+        "dsp_packed": pack is not None,
         "reuse_factor": rf,
         "rom": [list(k.fixed.rom_shape), list(k.sp2.rom_shape)] if k.rom else [],
         "cycles": layer_cycles(k, work.pixels),
@@ -282,10 +303,14 @@ def estimate(works: list[LayerWork], board: Board, costs: Costs | None = None, b
 
 
 def pe_array(board: Board, data_bits: int = 8, weight_bits: int = 4, costs: Costs | None = None,
-             budget: dict | None = None) -> dict:
+             budget: dict | None = None, packed: bool = False) -> dict:
     """The shared PE array the board can hold: all DSPs as fixed lanes, the LUT budget as SP2 lanes.
 
-    Every lane also needs one accumulator adder (LUTs). Returns lanes, the balanced SP2 share
+    Every lane also needs one accumulator adder (LUTs). ``packed``: each DSP48E1 carries two fixed
+    lanes (:func:`flow.hls.microarch.plan_dsp_packing` for one product per field, split every cycle,
+    so each product keeps its fabric accumulator) plus the measured ``packed_mul_dsp`` correction
+    LUTs; an error naming the failing condition where the widths do not allow it. Returns lanes
+    (``dsp_lanes``: fixed products per cycle, ``dsp``: DSP48E1 used), the balanced SP2 share
     (``lut_lanes / (dsp_lanes + lut_lanes)``: both kinds of lanes finish together) and the peak
     GOPS (2 ops per MAC per lane per cycle) of fixed-only vs MSQ.
     """
@@ -293,13 +318,21 @@ def pe_array(board: Board, data_bits: int = 8, weight_bits: int = 4, costs: Cost
     budget = {**DEFAULT_BUDGET, **(budget or {})}
     acc_w = data_bits + weight_bits + 10  # rows of up to 1024 inputs
     adder_lut = costs.block("adder", W=acc_w)["lut"]
-    dsp_lanes = int(board.dsp * budget["dsp"])
-    lut_left = board.lut * budget["lut"] - dsp_lanes * adder_lut
+    dsps = int(board.dsp * budget["dsp"])
+    dsp_lanes, correction_lut = dsps, 0
+    if packed:
+        plan, why = plan_dsp_packing(weight_bits, data_bits, True, 1)
+        if plan is None:
+            raise ValueError(f"pe_array: {weight_bits}-bit weights x {data_bits}-bit data cannot share a DSP48E1: {why}")
+        dsp_lanes, correction_lut = 2 * dsps, costs.packed_dsp(data_bits, weight_bits, in_dsp=False)["lut"]
+    lut_left = board.lut * budget["lut"] - dsp_lanes * adder_lut - dsps * correction_lut
     sp2_lut = costs.sp2_lane(data_bits, weight_bits)["lut"] + adder_lut
     lut_lanes = max(0, int(lut_left // sp2_lut))
     f = board.clock_mhz * 1e6
     return {
         "board": board.name,
+        "packed": packed,
+        "dsp": dsps,
         "dsp_lanes": dsp_lanes,
         "lut_lanes": lut_lanes,
         "sp2_share": lut_lanes / (dsp_lanes + lut_lanes),

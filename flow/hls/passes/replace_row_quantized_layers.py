@@ -4,21 +4,26 @@ Contract:
     match:     ``Dense``, ``Conv1D`` or ``Conv2D`` node with a :class:`RowQuantizerHLS` weight quantizer.
     transform: encode the kernel per output row/filter (fixed mantissas / SP2 codes, row exponents;
                a conv kernel ``(fh, fw, c, f)`` is the matrix ``(fh*fw*c, f)``), take the bias values
-               (quantized by their own quantizer), check strategy, reuse factor and dilation, and
-               replace the node by ``MSQDense`` / ``MSQConv1D`` / ``MSQConv2D`` of the same name.
+               (quantized by their own quantizer), check strategy, reuse factor, dilation and
+               ``DSPPacking`` (True / False / 'auto', misspelt keys refused), and
+               replace the node by ``MSQDense`` / ``MSQConv1D`` / ``MSQConv2D`` of the same name;
+               rows with a real scale (integer multipliers) get them and the bias in a ``<name>_scale``
+               node after it (:mod:`flow.hls.row_scale`).
 """
 
 from __future__ import annotations
 
+import difflib
 import warnings
 
 import numpy as np
 from hls4ml.model.layers import Conv1D, Conv2D, Dense
 from hls4ml.model.optimizer import OptimizerPass
 
-from flow.hls.encode import encode_dense
+from flow.hls.encode import encode_dense, without_multiplier
 from flow.hls.microarch import check_reuse_factor, effective_reuse_factor
 from flow.hls.quantizer import RowQuantizerHLS
+from flow.hls.row_scale import insert_row_scale
 from flow.quantizers import RowEncoding
 
 STRATEGIES = ("latency", "resource")
@@ -66,6 +71,47 @@ def _reuse_factor(model, node, n_in: int, n_out: int) -> int:
     return rf
 
 
+#: hls4ml config key (Model, LayerType or LayerName section): two fixed-point products per DSP48E1.
+DSP_PACKING = "DSPPacking"
+
+
+def _near_miss(key: str) -> bool:
+    norm = "".join(c for c in str(key).lower() if c.isalnum())
+    return norm == DSP_PACKING.lower() or difflib.SequenceMatcher(None, norm, DSP_PACKING.lower()).ratio() >= 0.8
+
+
+def _packing_value(section: dict, where: str):
+    """``DSPPacking`` of one config section (absent: None); a misspelt key or a bad value is an error."""
+    for key in section:
+        if key != DSP_PACKING and _near_miss(key):
+            raise ValueError(f"{where}: unknown config key '{key}'; did you mean '{DSP_PACKING}'?")
+    if DSP_PACKING not in section:
+        return None
+    value = section[DSP_PACKING]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, str) and value.lower() == "auto":
+        return "auto"
+    raise ValueError(
+        f"{where}: {DSP_PACKING} must be True (pack, an error where it cannot), False (never) or 'auto' "
+        f"(pack where the conditions hold, the default); got {value!r}"
+    )
+
+
+def dsp_packing(model, node) -> bool | None:
+    """The layer's ``DSPPacking``: LayerName, then LayerType, then Model (:class:`flow.hls.microarch.RowKernel`:
+    None packs where :func:`flow.hls.microarch.plan_dsp_packing` allows, False never, True or an error)."""
+    hls = model.config.config.get("HLSConfig", {}) or {}
+    sections = [
+        ((hls.get("LayerName") or {}).get(node.name), f"LayerName '{node.name}'"),
+        ((hls.get("LayerType") or {}).get(node.class_name), f"LayerType '{node.class_name}'"),
+        (hls.get("Model"), "Model"),
+    ]
+    found = [_packing_value(section, f"hls config {where}") for section, where in sections if isinstance(section, dict)]
+    value = next((v for v in found if v is not None), None)
+    return None if value == "auto" else value
+
+
 def _check_dilation(model, node) -> None:
     """hls4ml's Keras parser ignores dilation; we refuse it instead of computing something else."""
     keras_model = model.config.config.get("KerasModel")
@@ -106,16 +152,18 @@ class ReplaceRowQuantizedLayers(OptimizerPass):
         _check_dilation(model, node)
         quantizer: RowQuantizerHLS = node.get_attr("weight_quantizer")
         encoding = quantizer.encoding or quantizer.bind(node.get_attr("weight_data"))
-        dense = encode_dense(_as_matrix(encoding))
+        dense, multiplier = without_multiplier(encode_dense(_as_matrix(encoding)))
         bias = node.get_weights("bias")
         n_out = dense.n_out
         bias_values = np.zeros(n_out) if bias is None else np.asarray(bias.data, np.float64).reshape(-1)
+        scaled_bias, bias_values = (bias_values, np.zeros(n_out)) if multiplier is not None else (None, bias_values)
         attrs = {name: node.get_attr(name) for name in GEOMETRY[kind]}
         attrs.update(
             {
                 "n_in": dense.n_in,
                 "n_out": n_out,
                 "row_reuse_factor": _reuse_factor(model, node, dense.n_in, dense.n_out),
+                "dsp_packing": dsp_packing(model, node),
                 "encoding": dense,
                 "bias_values": bias_values,
                 "row_scheme": [int(s) for s in encoding.scheme],
@@ -123,4 +171,6 @@ class ReplaceRowQuantizedLayers(OptimizerPass):
         )
         new_node = model.make_node(kind, node.name, attrs, node.inputs.copy(), node.outputs.copy())
         model.replace_node(node, new_node)
+        if multiplier is not None:  # a real scale: c_j and the bias after the accumulator (flow.hls.row_scale)
+            insert_row_scale(model, new_node, multiplier, scaled_bias)
         return True

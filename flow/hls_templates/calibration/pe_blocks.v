@@ -82,3 +82,53 @@ module accumulator #(parameter W = 16) (
     always @(posedge clk)
         acc <= clear ? a : acc + a;
 endmodule
+
+// Two fixed-point products per DSP48E1 (nnet_msq_dense.h, flow/hls/microarch.py DSPPack): A-bit data
+// times two K-bit weights, AD = wa * 2^S + wb in the pre-adder, C = 2^(S-1) the sign correction; the
+// high field is P[S+A+K-1:S], the low one P[S-1:0] with its top bit inverted. One product split per cycle
+// (the fields are then summed in fabric, like any lane's accumulator).
+module packed_mul #(parameter A = 8, parameter K = 4, parameter S = 12) (
+    input signed [A-1:0] x,
+    input signed [K-1:0] wa,
+    input signed [K-1:0] wb,
+    output signed [A+K-1:0] pa,
+    output signed [S-1:0] pb
+);
+    wire signed [24:0] ad = ($signed(wa) <<< S) + wb;
+    wire signed [47:0] p = ad * x + (48'sd1 <<< (S-1));
+    assign pa = p[S+A+K-1:S];
+    assign pb = {~p[S-1], p[S-2:0]};
+endmodule
+
+// The same with the accumulation inside the DSP: P restarts from the correction constant on `clear`
+// and accumulates AD * x (the split of P is wiring).
+module packed_mac #(parameter A = 8, parameter K = 4, parameter S = 16) (
+    input clk,
+    input clear,
+    input signed [A-1:0] x,
+    input signed [K-1:0] wa,
+    input signed [K-1:0] wb,
+    output signed [47-S:0] pa,
+    output signed [S-1:0] pb
+);
+    wire signed [24:0] ad = ($signed(wa) <<< S) + wb;
+    reg signed [47:0] acc;
+    always @(posedge clk)
+        acc <= (clear ? (48'sd1 <<< (S-1)) : acc) + ad * x;
+    assign pa = acc[47:S];
+    assign pb = {~acc[S-1], acc[S-2:0]};
+endmodule
+
+// For comparison: the correction as an adder outside the DSP (P >> S plus the low field's sign bit).
+module packed_mul_adder #(parameter A = 8, parameter K = 4, parameter S = 12) (
+    input signed [A-1:0] x,
+    input signed [K-1:0] wa,
+    input signed [K-1:0] wb,
+    output signed [A+K-1:0] pa,
+    output signed [S-1:0] pb
+);
+    wire signed [24:0] ad = ($signed(wa) <<< S) + wb;
+    wire signed [47:0] p = ad * x;
+    assign pa = p[S+A+K-1:S] + p[S-1];
+    assign pb = p[S-1:0];
+endmodule

@@ -57,10 +57,12 @@ void msq_conv_scan(hls::stream<data_T> &data, hls::stream<res_T> &res, MSQ_CONV_
     in_t window[geo::window_size];
     bool valid[CONFIG_T::filt_height * CONFIG_T::filt_width];
     in_t pixel[CONFIG_T::n_chan];
+    msq_dsp_p_t pack_acc[mult_config::fix_dsps_alloc]; // P of the packed DSPs
     typename mult_config::fix_accum_t fix_run[mult_config::fix_lanes_alloc];
     typename mult_config::sp2_accum_t sp2_run[mult_config::sp2_lanes_alloc];
     typename mult_config::fix_accum_t fix_part[mult_config::fix_parts_alloc];
     typename mult_config::sp2_accum_t sp2_part[mult_config::sp2_parts_alloc];
+    #pragma HLS ARRAY_PARTITION variable=pack_acc complete
     #pragma HLS ARRAY_PARTITION variable=fix_run complete
     #pragma HLS ARRAY_PARTITION variable=sp2_run complete
     #pragma HLS ARRAY_PARTITION variable=window complete
@@ -81,7 +83,7 @@ ScanPixels:
             conv_read_pixel<data_T, in_t, CONFIG_T>(data, pixel, scan);
             conv_window_push<in_t, CONFIG_T>(line, window, valid, pixel, scan);
         }
-        msq_lanes_step<in_t, mult_config>(window, clk, fix_run, sp2_run, fix_part, sp2_part, wf, ws);
+        msq_lanes_step<in_t, mult_config>(window, clk, pack_acc, fix_run, sp2_run, fix_part, sp2_part, wf, ws);
         if (clk.last()) {
             if (scan.emits()) {
                 typename res_T::value_type out[CONFIG_T::n_filt];
