@@ -106,8 +106,7 @@ class RTLModel:
         want = len(x) * d.out_format.beats_per_sample
         n, out = run(self.lib, words.reshape(-1), len(x), want + 1)
         if n < 0:
-            errors = {**RUN_ERRORS, -6: "an output beat changed or was withdrawn while TREADY was low"}
-            raise RuntimeError(f"RTL simulation failed: {errors.get(n, n)}")
+            raise RuntimeError(f"RTL simulation failed: {RUN_ERRORS.get(n, n)}")
         if n != want:
             raise RuntimeError(f"RTL simulation returned {n} output beats, expected {want}")
         self.cycles = int(self.lib.msq_rtl_cycles())

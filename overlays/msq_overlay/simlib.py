@@ -20,7 +20,8 @@ LIBRARY_FORMAT = ("n_in", "n_out", "in_lane", "out_lane", "in_beat", "out_beat",
                   "in_beats", "out_beats")
 #: ``msq_axi_run``'s error codes (msq_axi_bridge.cpp)
 RUN_ERRORS = {-1: "no TLAST", -2: "output buffer too small", -3: "beats after TLAST", -4: "TKEEP/TSTRB not all ones",
-              -5: "input beats left unread"}
+              -5: "input beats left unread",
+              -6: "an output beat changed or was withdrawn while TREADY was low (RTL harness only)"}
 REBUILD = "rebuild with `python -m flow build ... --force`"
 
 
