@@ -1,4 +1,4 @@
-"""Command line: ``python -m flow demo | convert | golden | calibrate | estimate | learn-widths | build``."""
+"""Command line: ``python -m flow demo | convert | golden | calibrate | estimate | learn-widths | build | rtl | sweep``."""
 
 from __future__ import annotations
 
@@ -128,6 +128,7 @@ def cmd_build(args) -> int:
         input_precision=args.input_precision,
         allow_approximate=args.allow_approximate,
         allow_overbudget=args.allow_overbudget,
+        rtl=args.rtl,
     )
     try:
         state = build(cfg, resume=args.resume, force=args.force, until=args.until, optimize=args.optimize)
@@ -135,8 +136,9 @@ def cmd_build(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if "stopped" in state:
+        library = "the Verilator library of the RTL IP" if cfg.rtl else "the C-simulation library"
         print(f"stopped before '{state['stopped']['step']}'; no bitstream was built. The overlay directory "
-              f"{os.path.join(args.out, 'overlay')} has the manifest, the driver and the C-simulation library.")
+              f"{os.path.join(args.out, 'overlay')} has the manifest, the driver and {library}.")
         return 3
     if args.until and state["steps"].get("package", {}).get("status") != "done":
         print(f"stopped after '{args.until}' (--until); continue with --resume")
@@ -243,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use the fastest strategy / reuse factor estimated to fit the board when the requested one does not")
     b.add_argument("--allow-overbudget", action="store_true",
                    help="go on with a design estimated (or reported by Vitis HLS) not to fit the board")
+    b.add_argument("--rtl", action="store_true",
+                   help="RTL route, no Vitis HLS: Verilog from flow.rtl (Verilator-checked), packaged as an IP by Vivado "
+                        "(tcl/rtl_package_ip.tcl), the same block design and manifest; io_parallel only")
     b.add_argument("--until", default=None, help="stop after this step")
     b.add_argument("--resume", action="store_true", help="continue a build, skipping the steps already done")
     b.add_argument("--force", action="store_true", help="replace a non-empty build directory")
@@ -251,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     from flow.rtl.run import add_parser as add_rtl_parser
 
     add_rtl_parser(sub, _positive_int)
+    from flow.sweep.cli import add_parser as add_sweep_parser
+
+    add_sweep_parser(sub, _positive_int)
     return p
 
 

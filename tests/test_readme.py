@@ -77,10 +77,11 @@ def test_extraction_finds_the_commands():
     texts = [c.text for c in commands]
     assert "make demo" in texts and "make test" in texts
     assert any(t.startswith(".venv/bin/python -m flow build out/demo/models/digits_msq4.h5") for t in texts)
-    assert [c.exit_code for c in commands if " build " in c.text] == [3]
+    assert [c.exit_code for c in commands if " build " in c.text] == [3, 3]  # HLS route, then --rtl
     assert sum(c.kind == "python" for c in commands) >= 2 and sum(c.kind == "board-python" for c in commands) == 1
     assert {c.text.split()[1] for c in bench_commands()} == {
-        "bench/ablations.py", "bench/learned_width.py", "bench/lq_cpu.py", "bench/measured_share.py", "bench/vgg_stream.py"
+        "bench/ablations.py", "bench/learned_width.py", "bench/lq_cpu.py", "bench/measured_share.py", "bench/vgg_stream.py",
+        "bench/sweep_mnist1d.py",
     }
 
 

@@ -24,6 +24,8 @@ class BuildConfig:
     feeds the model directly). allow_approximate: build layers that have no exact
     type (float weights or activations on the accelerator) with hls4ml's default types.
     allow_overbudget: go on when the design is estimated (or reported by Vitis HLS) not to fit.
+    rtl: the RTL route (no Vitis HLS): Verilog from :mod:`flow.rtl`, checked in Verilator, packaged as an
+    IP by Vivado, in the same block design (io_parallel only).
     """
 
     model: str
@@ -38,6 +40,7 @@ class BuildConfig:
     jobs: int = 4
     allow_approximate: bool = False
     allow_overbudget: bool = False
+    rtl: bool = False
 
     def __post_init__(self):
         get_board(self.board)  # unknown board: the error lists the known ones
@@ -49,6 +52,10 @@ class BuildConfig:
             raise ValueError(f"reuse_factor: must be a positive integer, got {self.reuse_factor!r}")
         if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:
             raise ValueError(f"jobs: must be a positive integer, got {self.jobs!r}")
+        if not isinstance(self.rtl, bool):
+            raise ValueError(f"rtl: must be True or False, got {self.rtl!r}")
+        if self.rtl and self.io_type != "io_parallel":
+            raise ValueError(f"rtl: the RTL route takes io_type 'io_parallel' only (flow.rtl), got {self.io_type!r}")
         if self.clock_mhz is not None and not 10 <= float(self.clock_mhz) <= 400:
             raise ValueError(f"clock_mhz: must be in [10, 400], got {self.clock_mhz}")
         from flow import check_model_path

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from flow.build.config import BuildConfig
-from flow.build.steps import STEPS, BuildContext, save_state
+from flow.build.steps import BuildContext, save_state, steps_for
 from flow.build.tools import ToolMissing
 from flow.outdir import prepare
 
@@ -50,6 +50,8 @@ RESUME_FREE = ("jobs", "allow_overbudget")
 def config_fingerprint(cfg: BuildConfig) -> dict:
     """What a build's artifacts depend on: every setting, the model's absolute path and its content hash."""
     data = {k: v for k, v in cfg.to_dict().items() if k not in RESUME_FREE}
+    if not data.get("rtl"):  # the HLS route's fingerprint as before --rtl existed (older builds still resume)
+        data.pop("rtl", None)
     data["model"] = str(Path(cfg.model).resolve())
     data["model_sha256"] = hashlib.sha256(Path(cfg.model).read_bytes()).hexdigest()
     return data
@@ -83,6 +85,10 @@ def build(cfg: BuildConfig, resume: bool = False, force: bool = False, until: st
         from flow.build.fit_gate import optimize_config
 
         cfg = optimize_config(cfg, echo)
+    plan = steps_for(cfg)
+    names = [name for name, _ in plan]
+    if until is not None and until not in names:  # before anything in the build directory is touched
+        raise ValueError(f"until: '{until}' is not a step{' of the RTL route' if cfg.rtl else ''}; steps are {names}")
     out = Path(cfg.out).resolve()  # tools run with cwd=out, so every path handed to them must be absolute
     state = _prepare(out, resume, force)
     fingerprint = config_fingerprint(cfg)
@@ -93,10 +99,7 @@ def build(cfg: BuildConfig, resume: bool = False, force: bool = False, until: st
     state["fingerprint"] = fingerprint
     ctx = BuildContext(cfg, out, state, echo)
     (ctx.logs).mkdir(parents=True, exist_ok=True)
-    names = [name for name, _ in STEPS]
-    if until is not None and until not in names:
-        raise ValueError(f"until: '{until}' is not a step; steps are {names}")
-    for name, step in STEPS:
+    for name, step in plan:
         record = state["steps"].get(name, {})
         if record.get("status") == "done":
             echo(f"[{name}] done earlier, skipped")

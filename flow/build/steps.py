@@ -9,6 +9,15 @@
     hls_check   csynth.xml next to the estimate; over the part stops here, before Vivado
     vivado      block design, bitstream and .hwh                 (needs vivado)
     package     bitstream md5 into the manifest: the overlay is complete
+
+The RTL route (``--rtl``, :data:`RTL_STEPS`) replaces convert .. hls_check:
+
+    fit         as above
+    rtl_emit    backbone -> hls4ml (C-simulation reference) -> Verilog (flow.rtl: design.v, msq_rtl_ip.v),
+                verilator --lint-only -Wall, the IP in Verilator driven through AXI-Lite + AXI-Stream
+                against C-simulation and Keras; build_vars.tcl, Tcl, manifest, driver, overlay library
+    rtl_package Vivado IP packager (tcl/rtl_package_ip.tcl) -> rtl_ip/component.xml   (needs vivado)
+    vivado, package  as above, the same block design script and manifest
 """
 
 from __future__ import annotations
@@ -87,6 +96,12 @@ def backbone_model(cfg: BuildConfig):
 
 
 def step_convert(ctx: BuildContext) -> None:
+    convert_backbone(ctx)
+
+
+def convert_backbone(ctx: BuildContext):
+    """The backbone as an hls4ml project (C-simulation compiled), the float head saved, ``state['io']``; returns
+    the hls4ml model."""
     from flow.convert import ConvertConfig, convert
 
     backbone, head, cut = backbone_model(ctx.cfg)
@@ -114,6 +129,7 @@ def step_convert(ctx: BuildContext) -> None:
         "output": {"shape": [int(d) for d in backbone.output_shape[1:]], "type": _precision(outputs[0]), "ctype": outputs[0].type.name},
         "project": hm.config.get_project_name(),
     }
+    return hm
 
 
 REFERENCE = "csim_reference.npz"
@@ -231,30 +247,58 @@ def _tcl_value(value) -> str:
     return "{" + str(value) + "}"
 
 
+#: where the RTL route writes its Verilog, and the IP packager's project and IP repository (build directory)
+RTL_DIR = "rtl"
+RTL_PACKAGE_DIR = "rtl_pkg"
+RTL_IP_REPO = "rtl_ip"
+
+
 def build_vars(ctx: BuildContext) -> dict:
     io, board = ctx.state["io"], ctx.cfg.board_info
+    names = NAMES.route(ctx.cfg.rtl)
     dma = dma_parameters(ctx)
     fw = "hls4ml_prj/firmware"
+    if ctx.cfg.rtl:
+        from flow.rtl.axilite import register_map
+        from flow.rtl.ip import IP_VERILOG
+
+        route = {
+            "rtl_top": names.rtl_top,
+            "rtl_sources": [f"{RTL_DIR}/design.v", f"{RTL_DIR}/{IP_VERILOG}"],
+            "rtl_package_project": RTL_PACKAGE_DIR,
+            "rtl_package_dir": RTL_PACKAGE_DIR,
+            "ctrl_addr_bits": register_map().addr_bits,
+            "ctrl_range": register_map().block_range,
+            "clock_port": names.clock_port,
+            "reset_port": names.reset_port,
+            "fclk_hz": int(round(ctx.cfg.fclk_mhz * 1e6)),
+            "ip_repo": RTL_IP_REPO,
+        }
+    else:
+        route = {
+            "hls_project": "hls_ip",
+            "hls_sources": [f"{fw}/{io['project']}.cpp", f"{fw}/msq_axi_top.cpp"],
+            "hls_cflags": f"-std=c++14 -I{fw}",
+            "ip_repo": "hls_ip/solution1/impl/ip",
+        }
     return {
         "part": board.part,
         "board_part": board.board_part,
         "clock_period_ns": round(1000.0 / ctx.cfg.fclk_mhz, 4),
         "fclk_mhz": ctx.cfg.fclk_mhz,
-        "top_name": NAMES.top,
-        "hls_project": "hls_ip",
-        "hls_sources": [f"{fw}/{io['project']}.cpp", f"{fw}/msq_axi_top.cpp"],
-        "hls_cflags": f"-std=c++14 -I{fw}",
-        "ip_vendor": NAMES.ip_vendor,
-        "ip_library": NAMES.ip_library,
-        "ip_name": NAMES.top,
-        "ip_version": NAMES.ip_version,
-        "ip_repo": "hls_ip/solution1/impl/ip",
-        "ip_vlnv": NAMES.ip_vlnv,
-        "ip_instance": NAMES.ip_instance,
+        "top_name": names.top,
+        **route,
+        "ip_vendor": names.ip_vendor,
+        "ip_library": names.ip_library,
+        "ip_name": names.top,
+        "ip_version": names.ip_version,
+        "ip_vlnv": names.ip_vlnv,
+        "ip_instance": names.ip_instance,
         "dma_instance": NAMES.dma_instance,
         "dma_length_width": NAMES.dma_length_width,
         "in_port": NAMES.in_port,
         "out_port": NAMES.out_port,
+        "ctrl_port": NAMES.ctrl_port,
         "dma_mm2s_stream_bits": dma["mm2s_stream_bits"],
         "dma_s2mm_stream_bits": dma["s2mm_stream_bits"],
         "dma_mm2s_mm_bits": dma["mm2s_mm_bits"],
@@ -295,6 +339,13 @@ def manifest_draft(ctx: BuildContext) -> dict:
     from msq_overlay.manifest import FORMAT
 
     io, board = ctx.state["io"], ctx.cfg.board_info
+    names = NAMES.route(ctx.cfg.rtl)
+    if ctx.cfg.rtl:  # the RTL IP's register map is built from the same names (flow.rtl.axilite)
+        from flow.rtl.axilite import register_map
+
+        registers = register_map().manifest
+    else:  # replaced by the offsets in Vitis HLS' driver header once hls_synth has run
+        registers = {"ctrl": NAMES.ctrl_offset, "n_samples": NAMES.n_samples_offset}
     return {
         "format": FORMAT,
         "overlay": NAMES.overlay,
@@ -302,8 +353,7 @@ def manifest_draft(ctx: BuildContext) -> dict:
         "part": board.part,
         "board_part": board.board_part,
         "clock_mhz": ctx.cfg.fclk_mhz,
-        "ip": {"name": NAMES.ip_instance, "vlnv": NAMES.ip_vlnv,
-               "registers": {"ctrl": NAMES.ctrl_offset, "n_samples": NAMES.n_samples_offset}},
+        "ip": {"name": names.ip_instance, "vlnv": names.ip_vlnv, "registers": registers},
         "dma": dma_parameters(ctx),
         "io_type": io.get("io_type", "io_parallel"),
         "input": {"shape": io["input"]["shape"], "type": io["input"]["type"], **stream_format(io["input"]).to_dict()},
@@ -326,14 +376,19 @@ def write_build_vars(ctx: BuildContext) -> dict:
 
 
 def step_accel_top(ctx: BuildContext) -> None:
-    import msq_overlay
-
-    from msq_overlay.manifest import write_manifest
-
     fw = ctx.prj / "firmware"
     for name in ("msq_axi_top.h", "msq_axi_top.cpp", "msq_axi_bridge.cpp"):
         shutil.copy(TEMPLATES / "accel" / name, fw / name)
     (fw / "msq_axi_config.h").write_text(_config_header(ctx.state["io"]))
+    write_overlay_files(ctx)
+
+
+def write_overlay_files(ctx: BuildContext) -> None:
+    """``build_vars.tcl`` and the Tcl scripts, the draft manifest and the driver copy (both routes)."""
+    import msq_overlay
+
+    from msq_overlay.manifest import write_manifest
+
     write_build_vars(ctx)
     write_manifest(manifest_draft(ctx), ctx.overlay / "manifest.json")
     driver = Path(msq_overlay.__file__).parent
@@ -462,6 +517,55 @@ def step_package(ctx: BuildContext) -> None:
     write_manifest(manifest, ctx.overlay / "manifest.json")
 
 
+def step_rtl_emit(ctx: BuildContext, samples: int = 64) -> None:
+    """The RTL route's Verilog and its checks: lint clean, and the IP in Verilator, driven as the board driver
+    drives it (AXI-Lite: ap_idle, n_samples, ap_start, ap_done; AXI-Stream with random stalls), equal to the
+    C-simulation on ``samples`` grid inputs; its library (the C-simulation bridge's ABI) becomes the overlay's
+    ``libmsq_axi_sim.so``, checked like the HLS route's (format, beats, TLAST, Keras)."""
+    from flow.rtl.design import emit
+    from flow.rtl.ip import IP_LIBRARY, RTLIP, emit_ip, lint_ip
+    from flow.rtl.sim import require_verilator
+
+    require_verilator()
+    hm = convert_backbone(ctx)
+    design = emit(hm, ctx.out / RTL_DIR, force=True)
+    emit_ip(design)
+    log = ctx.log("rtl_emit")
+    warnings = lint_ip(design)
+    with open(log, "a") as fh:
+        fh.write(f"verilog: {design.verilog} + {design.directory / 'msq_rtl_ip.v'}\n"
+                 f"verilator --lint-only -Wall (top msq_rtl_ip): {len(warnings)} warnings\n")
+        fh.writelines(f"  {w}\n" for w in warnings)
+    if warnings:
+        raise ToolFailed(f"verilator --lint-only -Wall on the RTL IP: {len(warnings)} warnings, e.g. {warnings[0]}; see {log}")
+    ip = RTLIP(design, rebuild=True)
+    x = check_inputs(design.netlist.inp.type_dict(), (design.netlist.inp.count,), samples, seed=3)
+    shape = hm.get_input_variables()[0].shape
+    ref = np.asarray(hm.predict(np.ascontiguousarray(x.reshape(samples, *shape)))).reshape(samples, -1)
+    got = ip.predict(x, stalls=(20, 20), seed=4)
+    equal = int(np.sum(np.all(ref == got, axis=1)))
+    with open(log, "a") as fh:
+        fh.write(f"verilator: outputs equal {equal} / {samples} (C-simulation vs the RTL IP through AXI-Lite + "
+                 f"AXI-Stream, random stalls); {ip.cycles} cycles\n")
+    if equal != samples:
+        raise ToolFailed(f"the RTL IP differs from C-simulation on {samples - equal} of {samples} samples; see {log}")
+    ctx.state["rtl_check"] = {"samples": samples, "outputs_equal": equal, "lint_warnings": 0, "cycles": ip.cycles,
+                              "design": design.description()}
+    write_overlay_files(ctx)
+    lib = ctx.overlay / SIM_LIBRARY
+    shutil.copy(design.directory / IP_LIBRARY, lib)
+    check_sim_library(ctx, lib)
+
+
+def step_rtl_package(ctx: BuildContext) -> None:
+    """Vivado's IP packager on the RTL route's Verilog: ``rtl_ip/component.xml`` for the block design."""
+    run_tool("rtl_package", "vivado", ["-mode", "batch", "-nojournal", "-log", "logs/rtl_package_vivado.log",
+                                       "-source", "tcl/rtl_package_ip.tcl"], ctx.out, ctx.log("rtl_package"))
+    component = ctx.out / RTL_IP_REPO / "component.xml"
+    if not component.exists():
+        raise ToolFailed(f"Vivado finished but wrote no {component}; see {ctx.log('rtl_package')}")
+
+
 STEPS = (
     ("fit", step_fit),
     ("convert", step_convert),
@@ -472,6 +576,20 @@ STEPS = (
     ("vivado", step_vivado),
     ("package", step_package),
 )
+
+#: ``python -m flow build --rtl``: no Vitis HLS; the same block design, package step and manifest format
+RTL_STEPS = (
+    ("fit", step_fit),
+    ("rtl_emit", step_rtl_emit),
+    ("rtl_package", step_rtl_package),
+    ("vivado", step_vivado),
+    ("package", step_package),
+)
+
+
+def steps_for(cfg: BuildConfig) -> tuple:
+    """The steps a build runs: :data:`RTL_STEPS` with ``cfg.rtl``, :data:`STEPS` otherwise."""
+    return RTL_STEPS if cfg.rtl else STEPS
 
 
 def save_state(ctx: BuildContext) -> None:

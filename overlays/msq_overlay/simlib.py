@@ -21,7 +21,10 @@ LIBRARY_FORMAT = ("n_in", "n_out", "in_lane", "out_lane", "in_beat", "out_beat",
 #: ``msq_axi_run``'s error codes (msq_axi_bridge.cpp)
 RUN_ERRORS = {-1: "no TLAST", -2: "output buffer too small", -3: "beats after TLAST", -4: "TKEEP/TSTRB not all ones",
               -5: "input beats left unread",
-              -6: "an output beat changed or was withdrawn while TREADY was low (RTL harness only)"}
+              -6: "an output beat changed or was withdrawn while TREADY was low (RTL harness only)",
+              -7: "the control register did not read ap_idle before ap_start (RTL IP harness only)",
+              -8: "ap_done was never read from the control register, or an AXI-Lite transaction went unanswered "
+                  "(RTL IP harness only)"}
 REBUILD = "rebuild with `python -m flow build ... --force`"
 
 

@@ -14,6 +14,9 @@
 #    (clkrst on a driven pin is an error); validate_bd_design wants every used clock driven, both DMA
 #    streams connected, and the DMA's widths and DRE set explicitly with memory-mapped >= stream width.
 #
+#  * The IP packager (ipx::) infers bus interfaces from the RTL top's port names and checks the IP's
+#    integrity (clocks associated, reset polarity, FREQ_HZ, the AXI4-Lite memory map) before save_core.
+#
 # Outputs in the current directory: calls.log (every stubbed call, one line, words space-separated) and
 # bd_cells.log (each block design cell's final settings: cell TAB property TAB value; property VLNV too).
 
@@ -281,7 +284,9 @@ stub::command set_property {args} {
         set values [list $key $value]
     }
     set object [string trimleft $object /]
-    if {[dict size $stub::prj] && $object eq [dict get $stub::prj name]} {
+    if {[string match ipx:* $object]} {
+        dict for {key value} $values { stub::set_ipx_property $key $value $object }
+    } elseif {[dict size $stub::prj] && $object eq [dict get $stub::prj name]} {
         dict for {key value} $values {
             switch -- $key {
                 board_part { dict set stub::prj board_part $value }
@@ -519,6 +524,18 @@ stub::command wait_on_run {args} {
 stub::command get_property {args} {
     lassign [stub::parse $args {-quiet 0} 2 2] opts pos
     lassign $pos name object
+    if {[llength $object] > 1 || [string match ipx:bus:* $object]} {
+        set values {}
+        foreach obj $object {
+            set bus [stub::bus_of $obj]
+            switch -- $name {
+                NAME { lappend values $bus }
+                ABSTRACTION_TYPE_VLNV { lappend values [dict get $stub::buses $bus vlnv] }
+                default { stub::fail "the stub does not know property $name of bus interfaces" }
+            }
+        }
+        return [expr {[llength $object] > 1 ? $values : [lindex $values 0]}]
+    }
     if {$object in {synth_1 impl_1}} {
         switch -- $name {
             PROGRESS { return [expr {[dict get [dict merge [list $object ""] $stub::runs] $object] eq "done" ? "100%" : "0%"}] }
@@ -529,6 +546,226 @@ stub::command get_property {args} {
 }
 stub::command close_project {args} {
     stub::parse $args {} 0 0
+}
+
+# ---------------------------------------------------------------- Vivado: IP packager (ipx::)
+# ipx::package_project infers bus interfaces from the top module's ports in the project's Verilog, as the
+# packager's naming rules do for our ports: <bus>_T{DATA,VALID,READY,LAST,KEEP,STRB} -> AXI4-Stream <bus>,
+# <bus>_{AW,W,B,AR,R}* -> AXI4(-Lite) <bus>, *clk -> clock, *rst_n / *resetn -> reset, interrupt -> interrupt.
+# Objects are strings: ipx:core, ipx:bus:<name>, ipx:param:<bus>:<name>, ipx:map:<name>, ipx:block:<map>:<name>.
+# check_integrity wants every stream / memory-mapped bus on a clock, the reset's POLARITY, the clock's FREQ_HZ
+# and a memory map with an address block (range > 0) on the AXI4-Lite slave; save_core writes
+# <root>/component.xml, which update_ip_catalog reads.
+namespace eval ::ipx {}
+namespace eval stub {
+    variable core [dict create]    ;# root vendor library name version props
+    variable buses [dict create]   ;# bus -> {vlnv ... ports ... params {} clock ""}
+    variable maps [dict create]    ;# map -> {blocks {name {props}}}
+}
+proc stub::top_ports {files top} {
+    foreach f $files {
+        set text [read [set h [open $f]]][close $h]
+        if {[regexp "module\\s+$top\\s*\\((.*?)\\);" $text -> body]} {
+            set ports {}
+            foreach {- name} [regexp -all -inline {(?:input|output)\s+(?:reg\s+)?(?:\[[^\]]*\]\s*)?(\w+)} $body] {
+                lappend ports $name
+            }
+            return $ports
+        }
+    }
+    stub::fail "no module $top in the project's files"
+}
+proc stub::infer {ports} {
+    set buses [dict create]
+    foreach p $ports {
+        if {[regexp {^(\w+)_(TDATA|TVALID|TREADY|TLAST|TKEEP|TSTRB)$} $p -> bus]} {
+            dict set buses $bus vlnv xilinx.com:interface:axis_rtl:1.0
+        } elseif {[regexp {^(\w+)_(AWADDR|AWVALID|AWREADY|WDATA|WSTRB|WVALID|WREADY|BRESP|BVALID|BREADY|ARADDR|ARVALID|ARREADY|RDATA|RRESP|RVALID|RREADY)$} $p -> bus]} {
+            dict set buses $bus vlnv xilinx.com:interface:aximm_rtl:1.0
+        } elseif {[regexp {clk$} $p]} {
+            set bus $p
+            dict set buses $bus vlnv xilinx.com:signal:clock_rtl:1.0
+        } elseif {[regexp {(rst_n|resetn)$} $p]} {
+            set bus $p
+            dict set buses $bus vlnv xilinx.com:signal:reset_rtl:1.0
+        } elseif {$p eq "interrupt"} {
+            set bus $p
+            dict set buses $bus vlnv xilinx.com:signal:interrupt_rtl:1.0
+        } else {
+            continue
+        }
+        dict lappend buses $bus ports $p
+        if {![dict exists $buses $bus params]} { dict set buses $bus params {} ; dict set buses $bus clock "" }
+    }
+    return $buses
+}
+proc stub::need_core {obj} {
+    stub::need {[dict size $stub::core]} "no IP core (ipx::package_project has not run)"
+    if {$obj ne "ipx:core"} { uplevel 1 [list stub::fail "'$obj' is not the IP core"] }
+}
+proc stub::bus_of {obj} {
+    if {![regexp {^ipx:bus:(\w+)$} $obj -> bus] || ![dict exists $stub::buses $bus]} {
+        uplevel 1 [list stub::fail "'$obj' is not a bus interface"]
+    }
+    return $bus
+}
+stub::command ipx::package_project {args} {
+    lassign [stub::parse $args {-root_dir 1 -vendor 1 -library 1 -taxonomy 1 -import_files 0 -set_current 1 -force 0
+                                -name 1 -version 1} 0 0] opts pos
+    stub::need {[dict exists $stub::prj top]} "no top set in the project"
+    stub::need {[llength $stub::files]} "no files in the project"
+    foreach key {-root_dir -vendor -library} { stub::need {[dict exists $opts $key]} "needs $key" }
+    set root [dict get $opts -root_dir]
+    stub::need {[file pathtype $root] eq "absolute"} "-root_dir $root: give an absolute path"
+    if {[file exists [file join $root component.xml]]} {
+        stub::need {[dict exists $opts -force]} "$root/component.xml exists (no -force)"
+    }
+    file mkdir [file join $root src]
+    if {[dict exists $opts -import_files]} {
+        foreach f $stub::files { file copy -force $f [file join $root src] }
+    }
+    set top [dict get $stub::prj top]
+    set stub::buses [stub::infer [stub::top_ports $stub::files $top]]
+    set stub::core [dict create root $root vendor [dict get $opts -vendor] library [dict get $opts -library] \
+        name $top version 1.0]
+}
+stub::command ipx::current_core {args} {
+    stub::parse $args {} 0 0
+    stub::need {[dict size $stub::core]} "no current IP core"
+    return ipx:core
+}
+stub::command ipx::get_bus_interfaces {args} {
+    lassign [stub::parse $args {-of_objects 1 -quiet 0} 0 1] opts pos
+    stub::need_core [dict get $opts -of_objects]
+    if {[llength $pos]} {
+        set name [lindex $pos 0]
+        return [expr {[dict exists $stub::buses $name] ? "ipx:bus:$name" : ""}]
+    }
+    return [lmap b [dict keys $stub::buses] {string cat ipx:bus: $b}]
+}
+stub::command ipx::associate_bus_interfaces {args} {
+    lassign [stub::parse $args {-busif 1 -clock 1 -reset 1 -remove 0} 1 1] opts pos
+    stub::need_core [lindex $pos 0]
+    stub::need {[dict exists $opts -clock]} "needs -clock"
+    set clock [dict get $opts -clock]
+    stub::need {[dict exists $stub::buses $clock] && [dict get $stub::buses $clock vlnv] eq "xilinx.com:signal:clock_rtl:1.0"} \
+        "-clock $clock is not a clock interface"
+    if {[dict exists $opts -busif]} {
+        set bus [dict get $opts -busif]
+        stub::need {[dict exists $stub::buses $bus]} "-busif $bus is not a bus interface"
+        dict set stub::buses $bus clock $clock
+    }
+    if {[dict exists $opts -reset]} {
+        set reset [dict get $opts -reset]
+        stub::need {[dict exists $stub::buses $reset] && [dict get $stub::buses $reset vlnv] eq "xilinx.com:signal:reset_rtl:1.0"} \
+            "-reset $reset is not a reset interface"
+        dict set stub::buses $reset clock $clock
+    }
+    stub::need {[dict exists $opts -busif] || [dict exists $opts -reset]} "needs -busif or -reset"
+}
+stub::command ipx::get_bus_parameters {args} {
+    lassign [stub::parse $args {-of_objects 1 -quiet 0} 0 1] opts pos
+    set bus [stub::bus_of [dict get $opts -of_objects]]
+    set name [lindex $pos 0]
+    return [expr {[dict exists $stub::buses $bus params $name] ? "ipx:param:$bus:$name" : ""}]
+}
+stub::command ipx::add_bus_parameter {args} {
+    lassign [stub::parse $args {} 2 2] opts pos
+    lassign $pos name obj
+    set bus [stub::bus_of $obj]
+    stub::need {![dict exists $stub::buses $bus params $name]} "bus parameter $name exists"
+    dict set stub::buses $bus params $name ""
+    return ipx:param:$bus:$name
+}
+stub::command ipx::get_memory_maps {args} {
+    lassign [stub::parse $args {-of_objects 1 -quiet 0} 0 1] opts pos
+    stub::need_core [dict get $opts -of_objects]
+    set name [lindex $pos 0]
+    return [expr {[dict exists $stub::maps $name] ? "ipx:map:$name" : ""}]
+}
+stub::command ipx::add_memory_map {args} {
+    lassign [stub::parse $args {} 2 2] opts pos
+    lassign $pos name obj
+    stub::need_core $obj
+    stub::need {![dict exists $stub::maps $name]} "memory map $name exists"
+    dict set stub::maps $name blocks {}
+    return ipx:map:$name
+}
+stub::command ipx::get_address_blocks {args} {
+    lassign [stub::parse $args {-of_objects 1 -quiet 0} 0 1] opts pos
+    stub::need {[regexp {^ipx:map:(\w+)$} [dict get $opts -of_objects] -> map]} "-of_objects must be a memory map"
+    return [lmap b [dict keys [dict get $stub::maps $map blocks]] {string cat ipx:block:$map: $b}]
+}
+stub::command ipx::add_address_block {args} {
+    lassign [stub::parse $args {} 2 2] opts pos
+    lassign $pos name obj
+    stub::need {[regexp {^ipx:map:(\w+)$} $obj -> map]} "$obj is not a memory map"
+    dict set stub::maps $map blocks $name {}
+    return ipx:block:$map:$name
+}
+proc stub::set_ipx_property {key value object} {
+    if {$object eq "ipx:core"} {
+        stub::need {$key in {name version display_name description core_revision vendor library taxonomy}} \
+            "IP core property $key is not one the stub knows"
+        if {$key eq "version"} { stub::need {[regexp {^\d+\.\d+$} $value]} "version $value must be major.minor" }
+        dict set stub::core $key $value
+    } elseif {[regexp {^ipx:param:(\w+):(\w+)$} $object -> bus name]} {
+        stub::need {$key eq "value"} "bus parameter property $key is not one the stub knows"
+        dict set stub::buses $bus params $name $value
+    } elseif {[regexp {^ipx:bus:(\w+)$} $object -> bus]} {
+        stub::need {$key eq "slave_memory_map_ref"} "bus interface property $key is not one the stub knows"
+        stub::need {[dict exists $stub::maps $value]} "no memory map $value"
+        dict set stub::buses $bus map $value
+    } elseif {[regexp {^ipx:block:(\w+):(\w+)$} $object -> map block]} {
+        stub::need {$key in {range width usage base_address}} "address block property $key is not one the stub knows"
+        if {$key in {range width}} { stub::need {[string is integer -strict $value] && $value > 0} "$key $value" }
+        dict set stub::maps $map blocks $block $key $value
+    } else {
+        stub::fail "no IP packager object '$object'"
+    }
+}
+stub::command ipx::create_xgui_files {args} {
+    lassign [stub::parse $args {} 1 1] opts pos
+    stub::need_core [lindex $pos 0]
+}
+stub::command ipx::update_checksums {args} {
+    lassign [stub::parse $args {} 1 1] opts pos
+    stub::need_core [lindex $pos 0]
+}
+stub::command ipx::check_integrity {args} {
+    lassign [stub::parse $args {-quiet 0 -kernel 0 -xrt 0} 1 1] opts pos
+    stub::need_core [lindex $pos 0]
+    dict for {bus info} $stub::buses {
+        set vlnv [dict get $info vlnv]
+        if {$vlnv in {xilinx.com:interface:axis_rtl:1.0 xilinx.com:interface:aximm_rtl:1.0 xilinx.com:signal:reset_rtl:1.0}} {
+            stub::need {[dict get $info clock] ne ""} "bus interface $bus is associated with no clock"
+        }
+        if {$vlnv eq "xilinx.com:signal:reset_rtl:1.0"} {
+            stub::need {[dict exists $info params POLARITY] && [dict get $info params POLARITY] in {ACTIVE_LOW ACTIVE_HIGH}} \
+                "reset $bus has no POLARITY"
+        }
+        if {$vlnv eq "xilinx.com:signal:clock_rtl:1.0"} {
+            stub::need {[dict exists $info params FREQ_HZ] && [string is integer -strict [dict get $info params FREQ_HZ]]} \
+                "clock $bus has no integer FREQ_HZ"
+        }
+        if {$vlnv eq "xilinx.com:interface:aximm_rtl:1.0"} {
+            set map [expr {[dict exists $info map] ? [dict get $info map] : $bus}]
+            stub::need {[dict exists $stub::maps $map] && [dict size [dict get $stub::maps $map blocks]]} \
+                "AXI slave $bus has no memory map with an address block"
+            dict for {block props} [dict get $stub::maps $map blocks] {
+                stub::need {[dict exists $props range]} "address block $block has no range"
+            }
+        }
+    }
+}
+stub::command ipx::save_core {args} {
+    lassign [stub::parse $args {} 1 1] opts pos
+    stub::need_core [lindex $pos 0]
+    set f [open [file join [dict get $stub::core root] component.xml] w]
+    foreach tag {vendor library name version} {
+        puts $f "<spirit:$tag>[dict get $stub::core $tag]</spirit:$tag>"
+    }
+    close $f
 }
 
 # ---------------------------------------------------------------- run the script

@@ -1,4 +1,6 @@
-# Vivado: Zynq PS7 + AXI DMA (simple mode) + the HLS accelerator, bitstream and .hwh (static script).
+# Vivado: Zynq PS7 + AXI DMA (simple mode) + the accelerator IP, bitstream and .hwh (static script).
+# The IP is Vitis HLS' export (hls_synth) or, with `flow build --rtl`, the RTL route's (tcl/rtl_package_ip.tcl):
+# the same VLNV scheme, interface names and register map, from build_vars.tcl ($ip_repo, $ip_vlnv).
 # Every name and number comes from build_vars.tcl, written by `python -m flow build`.
 # Written for Vivado 2020.2-2024.2 (the .gen/ project layout; the older .srcs/ one is still found).
 # Run from the build directory:  vivado -mode batch -source tcl/vivado_block_design.tcl
@@ -61,7 +63,7 @@ proc axi_auto {master slave target} {
                      intc_ip Auto master_apm 0] $target
 }
 axi_auto /$ps_name/M_AXI_GP0 /$dma_instance/S_AXI_LITE [get_bd_intf_pins $dma_instance/S_AXI_LITE]
-axi_auto /$ps_name/M_AXI_GP0 /$ip_instance/s_axi_control [get_bd_intf_pins $ip_instance/s_axi_control]
+axi_auto /$ps_name/M_AXI_GP0 /$ip_instance/$ctrl_port [get_bd_intf_pins $ip_instance/$ctrl_port]
 axi_auto /$dma_instance/M_AXI_MM2S /$ps_name/S_AXI_HP0 [get_bd_intf_pins $ps_name/S_AXI_HP0]
 axi_auto /$dma_instance/M_AXI_S2MM /$ps_name/S_AXI_HP0 [get_bd_intf_pins $dma_instance/M_AXI_S2MM]
 
