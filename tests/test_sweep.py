@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -207,3 +208,23 @@ def test_sweep_on_a_ray_head_by_address(tmp_path):
 
         os.killpg(head.pid, signal.SIGTERM)  # the head and its workers: this process group only (not `ray stop`)
         head.wait(timeout=60)
+
+
+@pytest.mark.ray
+@pytest.mark.csim
+@pytest.mark.yosys
+def test_measure_yosys_adds_the_synthesized_figures(tmp_path):
+    """``measure: yosys``: the trial's RTL route synthesized by yosys, next to the estimate (DSP equal)."""
+    if not shutil.which("yosys"):
+        pytest.skip("yosys is not on PATH (apt-get install yosys)")
+    from flow.sweep import run
+
+    spec = from_dict({**TINY, "sp2_share": [0.5], "seeds": [0], "strategy": ["Resource"], "reuse_factor": [4],
+                      "measure": "yosys"})
+    record = run(spec, tmp_path / "out", workers=1, progress=False).records[0]
+    assert record["status"] == "ok", record["error"]
+    assert record["measured"]["source"] == "yosys synthesis" and record["measured"]["lut"] > 0
+    assert record["measured"]["dsp"] == record["estimate"]["dsp"] > 0
+    row = (tmp_path / "out" / "results.csv").read_text().splitlines()[1].split(",")
+    header = (tmp_path / "out" / "results.csv").read_text().splitlines()[0].split(",")
+    assert int(row[header.index("measured_lut")]) == record["measured"]["lut"]

@@ -29,8 +29,9 @@ from flow.rtl.verilog import UNUSED_BITS_OFF, UNUSED_BITS_ON, adder_tree, counte
 class DenseWriter:
     """Builds the module text of one :class:`DenseStage`."""
 
-    def __init__(self, st: DenseStage):
+    def __init__(self, st: DenseStage, module: str | None = None):
         self.st, self.k, self.t = st, st.kernel, st.types
+        self._module = module
         self.rf = self.k.reuse_factor
         self.folded = self.k.fixed.folded
         self.xs = st.in_spec.as_signed()
@@ -42,7 +43,7 @@ class DenseWriter:
 
     @property
     def module(self) -> str:
-        return f"msq_dense_{ident(self.st.name)}"
+        return self._module or f"msq_dense_{ident(self.st.name)}"
 
     def text(self) -> str:
         st = self.st
@@ -404,7 +405,8 @@ class DenseWriter:
         self.add("        end", "    end")
 
 
-def emit_dense(st: DenseStage) -> tuple[str, str]:
-    """(module name, Verilog text) of a Dense stage."""
-    w = DenseWriter(st)
+def emit_dense(st: DenseStage, module: str | None = None) -> tuple[str, str]:
+    """(module name, Verilog text) of a Dense stage (also the per-pixel datapath of a convolution, under the
+    name ``module``)."""
+    w = DenseWriter(st, module)
     return w.module, w.text()

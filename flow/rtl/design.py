@@ -7,7 +7,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from flow.rtl.netlist import DenseStage, Netlist, netlist_from_model
+from flow.rtl.conv import interval as conv_interval
+from flow.rtl.netlist import ConvStage, DenseStage, Netlist, PoolStage, netlist_from_model
 from flow.rtl.top import Stream, emit_design
 
 VERILOG = "design.v"
@@ -62,21 +63,48 @@ class RTLDesign:
     @property
     def sample_cycles(self) -> int:
         """An upper bound of the cycles one sample spends in the chain (no stalls)."""
-        return sum((st.kernel.reuse_factor if isinstance(st, DenseStage) else 1) + STAGE_SLACK
+        return sum(stage_interval(st) + (st.dense.kernel.reuse_factor if isinstance(st, ConvStage) else 0) + STAGE_SLACK
                    for st in self.netlist.stages)
+
+    @property
+    def interval_cycles(self) -> int:
+        """Cycles between two samples in steady state without stalls: the slowest stage's interval, or the AXI
+        wrapper's (a sample's input beats plus the cycle that hands it to the chain, likewise for the output)."""
+        axi = max(self.in_stream.beats, self.out_stream.beats) + 1
+        return max([axi] + [stage_interval(st) for st in self.netlist.stages])
 
     def description(self) -> dict:
         stages = []
         for st in self.netlist.stages:
             entry = {"name": st.name, "kind": type(st).__name__, "n_in": st.n_in, "n_out": st.n_out,
                      "out_type": st.out_spec.cpp()}
-            if isinstance(st, DenseStage):
-                k = st.kernel
+            if isinstance(st, (DenseStage, ConvStage)):
+                k = st.dense.kernel if isinstance(st, ConvStage) else st.kernel
                 entry.update(strategy=k.strategy, reuse_factor=k.reuse_factor, n_fix=k.n_fix, n_sp2=k.n_sp2,
                              fix_lanes=k.fixed.lanes, sp2_lanes=k.sp2.lanes)
+            if isinstance(st, ConvStage):
+                sc = st.scan
+                entry.update(in_shape=[sc.in_height, sc.in_width, sc.n_chan], filter=[sc.filt_height, sc.filt_width],
+                             stride=[st.stride_height, st.stride_width],
+                             padding=[sc.pad_top, sc.pad_bottom, sc.pad_left, sc.pad_right],
+                             out_shape=[st.out_height, st.out_width, st.n_filt],
+                             padded_positions=st.padded_height * st.padded_width, line_buffer_values=sc.line_buffer_values)
+            if isinstance(st, PoolStage):
+                entry.update(op=st.op, pool=[st.pool_height, st.pool_width], stride=[st.stride_height, st.stride_width])
+            entry["interval_cycles"] = stage_interval(st)
             stages.append(entry)
         return {"top": "msq_rtl_top", "input": {"type": self.netlist.inp.type_dict(), **self.in_format.to_dict()},
                 "output": {"type": self.netlist.out.type_dict(), **self.out_format.to_dict()}, "stages": stages}
+
+
+def stage_interval(st) -> int:
+    """Cycles between two samples of one stage: a convolution scans ``padded_pixels * RF`` (:mod:`flow.rtl.conv`),
+    a Dense layer takes one input every ``RF`` cycles, casts and pools one every cycle."""
+    if isinstance(st, ConvStage):
+        return conv_interval(st)
+    if isinstance(st, DenseStage):
+        return st.kernel.reuse_factor
+    return 1
 
 
 def emit(hm, directory, force: bool = False) -> RTLDesign:

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 from flow.rtl.design import RTLDesign
-from flow.rtl.netlist import CastStage, DenseStage
+from flow.rtl.netlist import CastStage, ConvStage, DenseStage, PoolStage
 from flow.rtl.top import CORE, TOP
 from flow.rtl.verilog import ident
 
@@ -49,12 +49,22 @@ def parse_hierarchy(text: str) -> tuple[dict[str, dict], dict]:
     return modules, total
 
 
-def stage_module(stage) -> str:
+def stage_modules(stage) -> tuple[str, ...]:
+    """The Verilog modules of a stage (a convolution: its scan and its Dense datapath)."""
     if isinstance(stage, DenseStage):
-        return f"msq_dense_{ident(stage.name)}"
+        return (f"msq_dense_{ident(stage.name)}",)
     if isinstance(stage, CastStage):
-        return f"msq_act_{ident(stage.name)}"
+        return (f"msq_act_{ident(stage.name)}",)
+    if isinstance(stage, ConvStage):
+        return (f"msq_conv_{ident(stage.name)}", f"msq_conv_{ident(stage.name)}_dot")
+    if isinstance(stage, PoolStage):
+        return (f"msq_pool_{ident(stage.name)}",)
     raise TypeError(type(stage).__name__)
+
+
+def stage_counts(modules: dict[str, dict], stage) -> dict[str, int]:
+    """Cells of a stage: the sum over its modules (yosys' ``stat`` counts each module's own cells)."""
+    return {k: sum(modules.get(m, {}).get(k, 0) for m in stage_modules(stage)) for k in FIELDS}
 
 
 def synthesize(design: RTLDesign, timeout: float | None = None) -> dict:
@@ -73,7 +83,7 @@ def synthesize(design: RTLDesign, timeout: float | None = None) -> dict:
         raise RuntimeError(f"yosys failed on {design.verilog} (exit {proc.returncode}); see {log}:\n"
                            + Path(log).read_text()[-2000:])
     modules, total = parse_hierarchy(stat.read_text())
-    stages = {st.name: modules.get(stage_module(st), {k: 0 for k in FIELDS}) for st in design.netlist.stages}
+    stages = {st.name: stage_counts(modules, st) for st in design.netlist.stages}
     io = {k: modules.get(TOP, {}).get(k, 0) + modules.get(CORE, {}).get(k, 0) for k in FIELDS}
     return {"source": MEASURED, "yosys": yosys_version(yosys), "stages": stages, "io": io, "total": total}
 

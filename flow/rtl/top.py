@@ -16,8 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flow.rtl.cast import emit_cast
+from flow.rtl.conv import emit_conv
 from flow.rtl.dense import emit_dense
-from flow.rtl.netlist import CastStage, DenseStage, Netlist
+from flow.rtl.netlist import CastStage, ConvStage, DenseStage, Netlist, PoolStage
+from flow.rtl.pool import emit_pool
 from flow.rtl.verilog import counter_width, literal
 
 TOP = "msq_rtl_top"
@@ -49,6 +51,10 @@ def stage_modules(net: Netlist) -> list[tuple[str, str]]:
             out.append(emit_dense(st))
         elif isinstance(st, CastStage):
             out.append(emit_cast(st))
+        elif isinstance(st, ConvStage):
+            out.append(emit_conv(st))
+        elif isinstance(st, PoolStage):
+            out.append(emit_pool(st))
         else:  # pragma: no cover - netlist_from_model only builds these
             raise TypeError(f"no emitter for {type(st).__name__}")
     return out

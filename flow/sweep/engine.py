@@ -173,6 +173,10 @@ def run(spec: SweepSpec | str | Path, out: str | Path, address: str | None = Non
     out = Path(out)
     if workers is not None and workers < 1:
         raise ValueError(f"workers: {workers} is not a positive number of parallel trials")
+    if spec.measure == "yosys":
+        from flow.resources.calibrate import require_yosys
+
+        require_yosys()  # on the driver: a missing tool is one error, not a failed record per trial
     prepare_out(spec, out, resume, force)
     trials = spec.trials()
     records = read_records(out, trials) if resume else {}
