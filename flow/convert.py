@@ -235,6 +235,20 @@ def check_exact(model, allow_approximate: bool) -> dict[str, str]:
     return found
 
 
+def _check_max_pool_padding(hm, allow_approximate: bool, report) -> None:
+    """Refuse (or with ``allow_approximate`` report) padded max pooling of unsigned data (see the module)."""
+    from flow.hls.padded_max_pool import ADVICE, padded_unsigned_max_pools
+
+    found = padded_unsigned_max_pools(hm)
+    if not found:
+        return
+    listed = "; ".join(f"'{name}': {why}" for name, why in found.items())
+    if not allow_approximate:
+        raise ValueError(f"C-simulation could not equal Keras: {listed}. To convert: {ADVICE}, or accept it with "
+                         "allow_approximate=True (CLI: --allow-approximate)")
+    report(f"approximate (allow_approximate): {listed}")
+
+
 def prepare_output_dir(output_dir: str | Path, force: bool) -> Path:
     """Refuse to write into a non-empty directory unless ``force`` (then it is replaced)."""
     from flow.outdir import prepare
@@ -332,6 +346,7 @@ def convert(model, output_dir: str | Path, cfg: ConvertConfig = ConvertConfig(),
             io_type=cfg.io_type,
             clock_period=cfg.clock_period,
         )
+    _check_max_pool_padding(hm, allow_approximate, report)
     fallbacks = getattr(hm, "flow_approximations", {})
     if fallbacks and not allow_approximate:
         raise ValueError(
