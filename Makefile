@@ -12,11 +12,15 @@ BOARD_PYTHON ?= $(shell for p in python3.10 $$(ls -d $$HOME/.pyenv/versions/3.10
 BOARD_VENV ?= .venv-board
 BOARD_STAMP := $(BOARD_VENV)/.installed
 
-.PHONY: demo test env board-env clean-env
+.PHONY: demo test env board-env bench-env clean-env
 
 env: $(STAMP)
 
 board-env: $(BOARD_STAMP)
+
+# bench/lq_cpu.py's peer rows (onnxruntime, larq-compute-engine), into .venv; pins keep TensorFlow 2.14's.
+bench-env: $(STAMP)
+	$(PY) -m pip install --quiet -r bench/requirements-bench.txt
 
 $(BOARD_STAMP): overlays/requirements-board.txt overlays/pyproject.toml
 	test -x $(BOARD_VENV)/bin/python || $(BOARD_PYTHON) -m venv $(BOARD_VENV)

@@ -142,3 +142,71 @@ def test_the_avx512_path_runs_on_output_interleaved_weights():
         g, t = divmod(j, 8)
         expected = w_planes[j] if j < 13 else np.zeros((2, 3), np.uint64)
         assert np.array_equal(inter[g, :, :, t], expected)
+
+
+def _chain(rng, path, threads, kx=2, kw=3):
+    x = rng.uniform(0, 1, (37, 300))
+    w1, w2 = rng.normal(0, 0.2, (300, 70)), rng.normal(0, 0.2, (70, 10))
+    a1, c1 = R.qem_fit(x, kx, offset=True)
+    l1 = cpu.LQDense.from_kernel(w1, rng.normal(0, 1, 70), R.on_grid(a1), R.on_grid(R.qem_fit_channels(w1, kw)), c1, path=path)
+    a2, c2 = R.qem_fit(np.maximum(l1(x), 0), kx, offset=True)
+    l2 = cpu.LQDense.from_kernel(w2, np.zeros(10), R.on_grid(a2), R.on_grid(R.qem_fit_channels(w2, kw)), c2, path=path)
+    return x, l1, l2, cpu.LQSequential([l1, l2], path=path, threads=threads)
+
+
+@pytest.mark.parametrize("path", cpu.PATHS)
+def test_threads_are_bit_exact_with_one_thread(path):
+    """A batch split over 2, 3 or 8 threads (more threads than samples too) gives one thread's bits,
+    which are the layer-by-layer reference's."""
+    if path not in _paths():
+        pytest.skip(f"this CPU has no {path} path")
+    rng = np.random.default_rng(5)
+    x, l1, l2, one = _chain(rng, path, 1)
+    hidden = np.maximum(l1(x), 0)
+    expected = R.dense_reference(R.pack_bits(R.encode(hidden, l2.x_basis, l2.x_offset), len(l2.x_basis)), l2.x_basis,
+                                 l2.w_planes, l2.w_basis, l2.bias, 70)
+    assert np.array_equal(one(x), expected)
+    for threads in (2, 3, 8):
+        net = cpu.LQSequential([l1, l2], path=path, threads=threads)
+        assert net.threads == threads
+        for batch in (1, 2, 5, 37):
+            assert np.array_equal(net(x[:batch]), expected[:batch]), (threads, batch)
+
+
+def test_threads_option_and_env(monkeypatch):
+    rng = np.random.default_rng(6)
+    monkeypatch.delenv(cpu.THREADS_ENV, raising=False)
+    x, l1, l2, net = _chain(rng, None, None)
+    assert net.threads == 1
+    monkeypatch.setenv(cpu.THREADS_ENV, "3")
+    assert cpu.LQSequential([l1, l2]).threads == 3
+    with pytest.raises(ValueError, match="threads must be at least 1, got 0"):
+        cpu.LQSequential([l1, l2], threads=0)
+
+
+def test_the_array_fast_path_equals_the_address_path():
+    """LQSequential passes the arrays themselves to the library (their data pointers read in C at the
+    offset found when it loads); the pointer-passing entry gives the same result, and views and
+    non-contiguous inputs are copied first."""
+    assert cpu._data_offset_known()
+    rng = np.random.default_rng(7)
+    x, l1, l2, net = _chain(rng, None, 1)
+    fast = net(x)
+    y = np.empty_like(fast)
+    xc = np.ascontiguousarray(x)
+    assert net._run(net._net_address, xc.ctypes.data, len(x), y.ctypes.data) == 0
+    assert np.array_equal(fast, y)
+    assert np.array_equal(net(x[3:9]), fast[3:9])  # a view with an offset data pointer
+    assert np.array_equal(net(np.asfortranarray(x)), fast)
+    assert np.array_equal(net(x.astype(np.float32)), net(x.astype(np.float32).astype(np.float64)))
+
+
+def test_weights_are_64_byte_aligned():
+    rng = np.random.default_rng(8)
+    for n_out in (1, 9, 13):
+        w_planes = rng.integers(0, 2**63, size=(n_out, 3, 5), dtype=np.uint64)
+        layer = cpu.LQDense(np.array([0.5, 1.0]), np.ones((3, n_out)), w_planes[:, :, 1:], np.zeros(n_out), 250)
+        assert layer.w_planes.ctypes.data % 64 == 0 and layer.w_planes.flags.c_contiguous
+        assert np.array_equal(layer.w_planes, w_planes[:, :, 1:])
+        inter = cpu.interleave_outputs(w_planes)
+        assert inter.ctypes.data % 64 == 0 and inter.flags.c_contiguous

@@ -5,6 +5,8 @@
 // translation unit, and the caller picks one by index (lq_paths() says which this CPU runs).
 #include <cstdint>
 #include <cstring>
+#include <thread>
+#include <vector>
 
 #define LQ_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -14,18 +16,23 @@ template <class T>
 static void encode_planes(const T *x, int batch, int n, const double *thresholds, const int32_t *codes, int n_levels,
                           int k, uint64_t *planes) {
     const int words = (n + 63) / 64;
-    std::memset(planes, 0, sizeof(uint64_t) * (size_t)batch * k * words);
     for (int b = 0; b < batch; b++) {
         const T *xb = x + (size_t)b * n;
         uint64_t *pb = planes + (size_t)b * k * words;
-        for (int i = 0; i < n; i++) {
-            const double v = xb[i];
-            int l = 0; // thresholds ascend: the number at or below v is the level (ties go up)
-            for (int t = 0; t < n_levels - 1; t++)
-                l += v >= thresholds[t];
-            const int32_t code = codes[l];
+        for (int w = 0; w < words; w++) {
+            uint64_t bits[32] = {0};
+            const int end = n - w * 64 < 64 ? n - w * 64 : 64;
+            for (int s = 0; s < end; s++) {
+                const double v = xb[w * 64 + s];
+                int l = 0; // thresholds ascend: the number at or below v is the level (ties go up)
+                for (int t = 0; t < n_levels - 1; t++)
+                    l += v >= thresholds[t];
+                const uint32_t code = (uint32_t)codes[l];
+                for (int p = 0; p < k && p < 32; p++)
+                    bits[p] |= (uint64_t)((code >> p) & 1u) << s;
+            }
             for (int p = 0; p < k; p++)
-                pb[p * words + (i >> 6)] |= (uint64_t)((code >> p) & 1) << (i & 63);
+                pb[p * words + w] = p < 32 ? bits[p] : 0;
         }
     }
 }
@@ -253,35 +260,43 @@ LQ_T_AVX512 static bool dense_inter(const uint64_t *x_planes, int batch, int kx,
 #undef LQ_INTER_CASE
 }
 
-// x (batch, n) float64 -> planes, 8 inputs per step: one compare mask per threshold, then plane p
-// of the 8 inputs = OR over levels l whose code has bit p of (level == l) = ge[l - 1] & ~ge[l].
-// Same comparisons (>=, NaN false) as encode_planes: bit-exact.
+// x (batch, n) float64 -> planes, 64 inputs (one plane word) per step, 8 per vector: each input's
+// level is the number of thresholds at or below it (one compare and one masked add per threshold),
+// its code a table lookup (a permute: up to 16 levels), plane p's 8 bits one test of the codes.
+// Same comparisons (>=, NaN false) as the scalar encode_planes: bit-exact. Every plane word is
+// written once (no memset, no read-modify-write). Needs n_levels <= 16 (the caller checks).
 LQ_T_AVX512 static void encode_planes(const double *x, int batch, int n, const double *thresholds,
                                       const int32_t *codes, int n_levels, int k, uint64_t *planes) {
     const int words = (n + 63) / 64;
-    std::memset(planes, 0, sizeof(uint64_t) * (size_t)batch * k * words);
-    __m512d t[64];
-    const int n_t = n_levels - 1 < 64 ? n_levels - 1 : 64;
+    const int n_t = n_levels - 1;
+    __m512d t[15];
     for (int l = 0; l < n_t; l++)
         t[l] = _mm512_set1_pd(thresholds[l]);
+    long long lo[8] = {0}, hi[8] = {0};
+    for (int l = 0; l < n_levels; l++)
+        (l < 8 ? lo[l] : hi[l - 8]) = codes[l];
+    const __m512i code_lo = _mm512_loadu_si512((const void *)lo), code_hi = _mm512_loadu_si512((const void *)hi);
+    const __m512i one = _mm512_set1_epi64(1);
     for (int b = 0; b < batch; b++) {
         const double *xb = x + (size_t)b * n;
         uint64_t *pb = planes + (size_t)b * k * words;
-        for (int i = 0; i < n; i += 8) {
-            const __mmask8 in = n - i >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (n - i)) - 1);
-            const __m512d v = _mm512_maskz_loadu_pd(in, xb + i);
-            __mmask8 below = in; // inputs at level >= l (all of them for l = 0)
-            uint32_t bits[32] = {0};
-            for (int l = 0; l < n_levels; l++) {
-                const __mmask8 above = l < n_t ? (__mmask8)(_mm512_cmp_pd_mask(v, t[l], _CMP_GE_OQ) & in) : (__mmask8)0;
-                const uint32_t at = (uint32_t)(below & ~above) & 0xffu; // inputs at exactly level l
-                const int32_t code = codes[l];
+        for (int w = 0; w < words; w++) {
+            uint64_t bits[16] = {0};
+            for (int s = 0; s < 8; s++) {
+                const int i = w * 64 + s * 8;
+                if (i >= n)
+                    break;
+                const __mmask8 in = n - i >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (n - i)) - 1);
+                const __m512d v = _mm512_maskz_loadu_pd(in, xb + i);
+                __m512i level = _mm512_setzero_si512();
+                for (int l = 0; l < n_t; l++)
+                    level = _mm512_mask_add_epi64(level, _mm512_cmp_pd_mask(v, t[l], _CMP_GE_OQ), level, one);
+                const __m512i code = _mm512_permutex2var_epi64(code_lo, level, code_hi);
                 for (int p = 0; p < k; p++)
-                    bits[p] |= ((code >> p) & 1) ? at : 0u;
-                below = above;
+                    bits[p] |= (uint64_t)_mm512_mask_test_epi64_mask(in, code, _mm512_set1_epi64(1LL << p)) << (s * 8);
             }
             for (int p = 0; p < k; p++)
-                pb[p * words + (i >> 6)] |= (uint64_t)bits[p] << (i & 63);
+                pb[p * words + w] = bits[p];
         }
     }
 }
@@ -358,7 +373,7 @@ static DenseFn dense_fn(int path) {
 static void encode_for(int path, const double *x, int batch, int n, const double *thresholds, const int32_t *codes,
                        int n_levels, int k, uint64_t *planes) {
 #ifdef LQ_X86
-    if (path == LQ_AVX512 && n_levels <= 65 && k <= 32) {
+    if (path == LQ_AVX512 && n_levels <= 16 && k <= 16) {
         avx512::encode_planes(x, batch, n, thresholds, codes, n_levels, k, planes);
         return;
     }
@@ -417,11 +432,8 @@ struct LQLayerDesc {
     const uint64_t *w_inter; // output-interleaved weights for the AVX-512 path, or null
 };
 
-LQ_EXPORT int lq_chain(const double *x, int batch, int n_layers, const LQLayerDesc *layers, uint64_t *scratch,
-                       double *buf_a, double *buf_b, double *y, int path) {
-    const DenseFn fn = dense_fn(path);
-    if (!fn)
-        return -1;
+static void chain(const double *x, int batch, int n_layers, const LQLayerDesc *layers, uint64_t *scratch,
+                  double *buf_a, double *buf_b, double *y, int path, DenseFn fn) {
     const double *in = x;
     for (int l = 0; l < n_layers; l++) {
         const LQLayerDesc &d = layers[l];
@@ -435,7 +447,88 @@ LQ_EXPORT int lq_chain(const double *x, int batch, int n_layers, const LQLayerDe
         }
         in = out;
     }
+}
+
+LQ_EXPORT int lq_chain(const double *x, int batch, int n_layers, const LQLayerDesc *layers, uint64_t *scratch,
+                       double *buf_a, double *buf_b, double *y, int path) {
+    const DenseFn fn = dense_fn(path);
+    if (!fn)
+        return -1;
+    chain(x, batch, n_layers, layers, scratch, buf_a, buf_b, y, path, fn);
     return 0;
+}
+
+// A network for lq_run: the chain's layers, its buffers (room for `capacity` samples: scratch
+// scratch_per_sample words, buf_a / buf_b width doubles per sample), its path and thread count.
+struct LQNet {
+    int n_layers, path, threads, capacity, width, scratch_per_sample;
+    const LQLayerDesc *layers;
+    uint64_t *scratch;
+    double *buf_a, *buf_b;
+};
+
+// The chain on `batch` samples, split into `threads` contiguous slices of samples run on their own
+// threads (each slice on its own part of the buffers). Every sample goes through the same code
+// whatever the slice: the output is bit-identical to one thread's. 0, or -1 (path), -2 (batch >
+// capacity), -3 (a thread could not start; nothing is left running).
+static int run_net(const LQNet *net, const double *x, int batch, double *y) {
+    const DenseFn fn = dense_fn(net->path);
+    if (!fn)
+        return -1;
+    if (batch > net->capacity)
+        return -2;
+    const LQLayerDesc *layers = net->layers;
+    const int n0 = layers[0].n, n_last = layers[net->n_layers - 1].n_out;
+    int threads = net->threads < batch ? net->threads : batch;
+    if (threads <= 1) {
+        chain(x, batch, net->n_layers, layers, net->scratch, net->buf_a, net->buf_b, y, net->path, fn);
+        return 0;
+    }
+    auto slice = [&](int t) {
+        const int start = (int)((long long)batch * t / threads), stop = (int)((long long)batch * (t + 1) / threads);
+        chain(x + (size_t)start * n0, stop - start, net->n_layers, layers,
+              net->scratch + (size_t)start * net->scratch_per_sample, net->buf_a + (size_t)start * net->width,
+              net->buf_b + (size_t)start * net->width, y + (size_t)start * n_last, net->path, fn);
+    };
+    std::vector<std::thread> pool;
+    int rc = 0;
+    try {
+        for (int t = 1; t < threads; t++)
+            pool.emplace_back(slice, t);
+    } catch (...) {
+        rc = -3;
+    }
+    if (rc == 0)
+        slice(0);
+    for (auto &th : pool)
+        th.join();
+    return rc;
+}
+
+// Byte offset of the data pointer inside a numpy array object (PyArrayObject's `data`), set once by
+// flow.lq.cpu after checking it on a live array; -1: unknown, lq_run_arrays refuses.
+static int data_offset = -1;
+
+// Where a pointer-sized field of `obj` equals `data` (8..64 bytes in): that offset, or -1.
+LQ_EXPORT int lq_find_data_offset(const void *obj, const void *data) {
+    for (int off = 8; off <= 64; off += (int)sizeof(void *))
+        if (*(const void *const *)((const char *)obj + off) == data)
+            return off;
+    return -1;
+}
+
+LQ_EXPORT void lq_set_data_offset(int offset) { data_offset = offset; }
+
+LQ_EXPORT int lq_run(const LQNet *net, const double *x, int batch, double *y) { return run_net(net, x, batch, y); }
+
+// lq_run on numpy arrays passed as objects (the batch-1 hot path: no pointer conversion in Python).
+// The caller guarantees C-contiguous float64 arrays of the right shapes; -4 where the offset is unset.
+LQ_EXPORT int lq_run_arrays(const LQNet *net, const void *x_obj, int batch, const void *y_obj) {
+    if (data_offset < 0)
+        return -4;
+    const double *x = *(const double *const *)((const char *)x_obj + data_offset);
+    double *y = *(double *const *)((const char *)y_obj + data_offset);
+    return run_net(net, x, batch, y);
 }
 
 // The same dense layer in plain fp32: y (batch, n_out) = x (batch, n) @ w (n_out, n)^T + bias.
