@@ -15,9 +15,8 @@ import json
 from pathlib import Path
 
 COLUMNS = ("id", "status", "board", "bits", "sp2_share_asked", "sp2_share", "strategy", "reuse_factor_asked",
-           "reuse_factor", "seed",
-           "accuracy", "accuracy_keras", "csim_samples_equal", "csim_samples", "dsp", "lut", "ff", "bram36",
-           "latency_us", "gops", "fits", "measured_lut", "measured_dsp", "measured_ff", "wall_s", "host", "error")
+           "reuse_factor", "seed", "accuracy", "accuracy_keras", "accuracy_float", "csim_samples_equal", "csim_samples",
+           "dsp", "lut", "ff", "bram36", "latency_us", "gops", "fits", "measured_lut", "measured_dsp", "measured_ff", "wall_s", "host", "error")
 COSTS = (("dsp", "DSP (estimate)"), ("lut", "LUT (estimate)"), ("latency_us", "latency us (estimate)"))
 #: a configuration: the axes as asked, all but the seed
 CONFIG = ("board", "bits", "sp2_share_asked", "strategy_asked", "reuse_factor_asked")

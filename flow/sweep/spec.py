@@ -47,7 +47,8 @@ class Epochs:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
                 raise ValueError(f"epochs.{name}: a non-negative integer is required, got {getattr(self, name)!r}")
         if not isinstance(self.epochs_per_update, int) or self.epochs_per_update < 1:
-            raise ValueError(f"epochs.epochs_per_update: a positive integer is required, got {self.epochs_per_update!r}")
+            raise ValueError(f"epochs.epochs_per_update: a positive integer is required, "
+                             f"got {self.epochs_per_update!r}")
 
 
 @dataclass(frozen=True)

@@ -99,14 +99,16 @@ def float_model(spec: SweepSpec, data, seed: int, cache: Path):
         return model
 
 
-def train_quantized(spec: SweepSpec, data, params: TrialParams, share: float, cache: Path):
+def train_quantized(spec: SweepSpec, data, params: TrialParams, share: float, cache: Path, record: dict):
     """The trial's quantized model, trained from the seed's float model and with its rows frozen."""
     from flow.convert import freeze_msq_rows
-    from flow.train import ADMMConfig, TrainConfig, train, train_admm, transfer_weights
+    from flow.train import ADMMConfig, TrainConfig, evaluate, train, train_admm, transfer_weights
 
     qspec = quant_spec(spec, data, params.bits, share)
     model = build_model(spec, data, qspec, name=qspec.scheme)
-    transfer_weights(float_model(spec, data, params.seed, cache), model)
+    reference = float_model(spec, data, params.seed, cache)
+    record["accuracy_float"] = evaluate(reference, data.x_test, data.y_test)
+    transfer_weights(reference, model)
     ep = spec.epochs
     if qspec.scheme == "fixed":
         train(model, data, TrainConfig(epochs=ep.admm + ep.finetune, seed=params.seed, progress=False), desc="fixed")
@@ -165,7 +167,7 @@ def _steps(spec: SweepSpec, params: TrialParams, directory: Path, cache: Path, r
     data = load_data(spec)
     share = params.resolved_share()
     record["sp2_share"] = share
-    model = train_quantized(spec, data, params, share, cache)
+    model = train_quantized(spec, data, params, share, cache, record)
     model.save(directory / "model.h5")
     timings["train"] = round(time.perf_counter() - t0, 2)
 
@@ -202,8 +204,8 @@ def new_record(params: TrialParams) -> dict:
                                                                       "seed")},
             "sp2_share_asked": params.sp2_share, "sp2_share": None, "strategy_asked": params.strategy,
             "reuse_factor_asked": params.reuse_factor, "status": "failed", "error": None,
-            "accuracy": None, "accuracy_keras": None, "csim": None, "estimate": None, "measured": None,
-            "timings_s": {}, "host": platform.node(), "pid": os.getpid()}
+            "accuracy": None, "accuracy_keras": None, "accuracy_float": None, "csim": None, "estimate": None,
+            "measured": None, "timings_s": {}, "host": platform.node(), "pid": os.getpid()}
 
 
 def run_trial(spec: SweepSpec, params: TrialParams, out: str) -> dict:
