@@ -210,3 +210,24 @@ def test_weights_are_64_byte_aligned():
         assert np.array_equal(layer.w_planes, w_planes[:, :, 1:])
         inter = cpu.interleave_outputs(w_planes)
         assert inter.ctypes.data % 64 == 0 and inter.flags.c_contiguous
+
+
+def test_one_chain_called_from_many_python_threads_is_exact():
+    """ctypes releases the GIL: concurrent calls on one LQSequential (shared scratch buffers) must not mix."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(11)
+    _, _, _, chain = _chain(rng, cpu.available_paths()[0], 1)
+    xs = [rng.uniform(0, 1, (b, 300)) for b in (1, 3, 64, 7, 129, 2) * 4]
+    expected = [chain(x) for x in xs]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(chain, xs))
+    assert all(np.array_equal(e, g) for e, g in zip(expected, got))
+
+
+def test_bad_thread_count_in_the_environment_is_named(monkeypatch):
+    from flow.lq.cpu import resolve_threads
+
+    monkeypatch.setenv("MSQ_LQ_THREADS", "two")
+    with pytest.raises(ValueError, match=r"\$MSQ_LQ_THREADS='two' is not a whole number"):
+        resolve_threads()

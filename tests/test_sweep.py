@@ -228,3 +228,13 @@ def test_measure_yosys_adds_the_synthesized_figures(tmp_path):
     row = (tmp_path / "out" / "results.csv").read_text().splitlines()[1].split(",")
     header = (tmp_path / "out" / "results.csv").read_text().splitlines()[0].split(",")
     assert int(row[header.index("measured_lut")]) == record["measured"]["lut"]
+
+
+def test_shares_that_print_alike_and_tuples_in_python_specs(tmp_path):
+    from flow.sweep.spec import SweepSpec, save_spec
+
+    with pytest.raises(ValueError, match="sp2_share: values that print alike"):
+        from_dict({**TINY, "sp2_share": [0.3333333, 0.33333334]})
+    spec = SweepSpec(model_args={"hidden": (16, 8)}, bits=(3, 4))  # Python tuples: saved as YAML lists
+    save_spec(spec, tmp_path / "spec.yaml")
+    assert load_spec(tmp_path / "spec.yaml").to_dict() == spec.to_dict()

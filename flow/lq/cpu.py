@@ -29,6 +29,7 @@ import os
 import platform
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -318,7 +319,11 @@ THREADS_ENV = "MSQ_LQ_THREADS"
 def resolve_threads(threads: int | None = None) -> int:
     """``threads`` (else ``$MSQ_LQ_THREADS``, else 1); at least 1."""
     if threads is None:
-        threads = int(os.environ.get(THREADS_ENV) or 1)
+        text = os.environ.get(THREADS_ENV) or "1"
+        try:
+            threads = int(text)
+        except ValueError:
+            raise ValueError(f"${THREADS_ENV}={text!r} is not a whole number of threads") from None
     threads = int(threads)
     if threads < 1:
         raise ValueError(f"LQ CPU kernel: threads must be at least 1, got {threads}")
@@ -361,6 +366,7 @@ class LQSequential:
                          ctypes.addressof(self._descs), None, None, None)
         self._net_address = ctypes.addressof(self._net)
         self._capacity = 0
+        self._lock = threading.Lock()
         self._grow(1)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -368,13 +374,14 @@ class LQSequential:
         if x.ndim != 2 or x.shape[1] != self._n_in:
             raise ValueError(f"LQSequential: expected inputs of shape (batch, {self._n_in}), got {x.shape}")
         batch = x.shape[0]
-        if batch > self._capacity:
-            self._grow(batch)
         y = np.empty((batch, self._n_out))
-        if self._run_arrays is not None:
-            rc = self._run_arrays(self._net_address, x, batch, y)
-        else:
-            rc = self._run(self._net_address, _address(x), batch, _address(y))
+        with self._lock:
+            if batch > self._capacity:
+                self._grow(batch)
+            if self._run_arrays is not None:
+                rc = self._run_arrays(self._net_address, x, batch, y)
+            else:
+                rc = self._run(self._net_address, _address(x), batch, _address(y))
         if rc:
             raise RuntimeError(f"LQ CPU kernel: lq_run failed ({rc})")
         return y

@@ -3,13 +3,16 @@
 Layout of ``out``::
 
     spec.yaml                   the validated spec (``resume`` refuses a different one)
-    cache/                      float models per seed, shared by the trials of that seed
+    cache/float_seed<N>.npz     float pre-training per seed (one Ray task each, before the trials; the driver
+                                keeps the weights and ships them to that seed's trials via the object store)
     trials/<id>/record.json     one record per trial, written by the driver as the trial finishes
     trials/<id>/hls, model.h5   the trial's artifacts (on the node that ran it)
     results.csv, results.md     every record, flattened; the table sorted by accuracy per board
     pareto.png, best.json       the Pareto fronts; the best configuration per board that fits
 
-Each trial is one Ray task (``num_cpus=1``, a fresh worker process per trial, TensorFlow and BLAS
+On a cluster every node needs the same checkout installed (``make env``); only the driver writes records,
+so ``out`` need not be shared (the trials' HLS projects stay on the node that ran them). Each trial is one
+Ray task (``num_cpus=1``, a fresh worker process per trial, TensorFlow and BLAS
 limited to one thread, no retries: a trial that raises is a ``failed`` record and the sweep goes on).
 At most ``workers`` trials are in flight (default: the cluster's CPUs).
 """
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flow.sweep.spec import SweepSpec, TrialParams, from_dict, load_spec, save_spec
-from flow.sweep.trial import THREAD_ENV, new_record, run_trial
+from flow.sweep.trial import THREAD_ENV, new_record, run_trial, train_float
 
 DONE = ("ok",)
 
@@ -82,6 +85,13 @@ def prepare_out(spec: SweepSpec, out: Path, resume: bool, force: bool) -> None:
     save_spec(spec, out / "spec.yaml")
 
 
+def token_available() -> bool:
+    """Whether a Ray authentication token is configured (environment or ``~/.ray/auth_token``)."""
+    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        return True
+    return (Path.home() / ".ray" / "auth_token").is_file()
+
+
 def check_reachable(address: str, timeout: float = 5.0) -> None:
     """A clear error when nothing listens at ``host:port`` (``ray.init`` would retry for minutes)."""
     import socket
@@ -102,10 +112,10 @@ def start_ray(address: str | None, workers: int | None):
     """``ray.init`` (local with ``workers`` CPUs, or the cluster at ``address``); returns (ray, started)."""
     if address:
         check_reachable(address)
-        # Ray >= 2.59 starts `ray start --head` clusters with token authentication (the head's ~/.ray/auth_token);
-        # a driver sends the token only in token mode (read when ray is imported), which also works with a cluster
-        # that has none
-        os.environ.setdefault("RAY_AUTH_MODE", "token")
+        # Ray >= 2.59 starts `ray start --head` clusters with token authentication; a driver sends the token only in
+        # token mode (read when ray is imported), and token mode without a token fails: so only when there is one
+        if token_available():
+            os.environ.setdefault("RAY_AUTH_MODE", "token")
     import ray
 
     if ray.is_initialized():
@@ -114,18 +124,56 @@ def start_ray(address: str | None, workers: int | None):
     if address:
         try:
             ray.init(address=address, runtime_env=env, log_to_driver=False)
-        except (ConnectionError, RuntimeError) as exc:
-            raise RuntimeError(f"cannot connect to the Ray cluster at {address} ({str(exc).splitlines()[0]}); start "
-                               "it with `ray start --head` on the head machine, or leave --address out to run "
-                               "locally") from None
+        except Exception as exc:  # noqa: BLE001 (ConnectionError, ray.exceptions.AuthenticationError, ...)
+            raise RuntimeError(f"cannot connect to the Ray cluster at {address} ({type(exc).__name__}: "
+                               f"{str(exc).splitlines()[0]}); start it with `ray start --head` on the head machine "
+                               "and, when it uses a token, copy the head's ~/.ray/auth_token here or set "
+                               "RAY_AUTH_TOKEN; or leave --address out to run locally") from None
     else:
         ray.init(address="local", num_cpus=workers or os.cpu_count(), include_dashboard=False, runtime_env=env,
                  log_to_driver=False)
     return ray, True
 
 
-def _remote_trial(spec_dict: dict, params: TrialParams, out: str) -> dict:
-    return run_trial(from_dict(spec_dict), params, out)
+def _remote_trial(spec_dict: dict, params: TrialParams, out: str, float_weights: list) -> dict:
+    return run_trial(from_dict(spec_dict), params, out, float_weights)
+
+
+def _remote_float(spec_dict: dict, seed: int) -> list:
+    return train_float(from_dict(spec_dict), seed)
+
+
+def float_cache(out: Path, seed: int) -> Path:
+    return out / "cache" / f"float_seed{seed}.npz"
+
+
+def float_weights(seeds: list[int], spec_dict: dict, out: Path, ray) -> dict[int, object]:
+    """Per seed: the float weights (cached in ``out/cache`` by the driver, else one Ray task per seed), or the
+    exception that stopped its training."""
+    import numpy as np
+
+    found, pending = {}, {}
+    task = ray.remote(num_cpus=1, max_calls=1, max_retries=0)(_remote_float)
+    for seed in seeds:
+        path = float_cache(out, seed)
+        if path.exists():
+            with np.load(path) as arrays:
+                found[seed] = [arrays[f"arr_{i}"] for i in range(len(arrays.files))]
+        else:
+            pending[seed] = task.remote(spec_dict, seed)
+    for seed, ref in pending.items():
+        try:
+            weights = ray.get(ref)
+        except Exception as exc:  # noqa: BLE001 (recorded as the failure of every trial of this seed)
+            found[seed] = exc
+            continue
+        path = float_cache(out, seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, *weights)
+        tmp.replace(path)
+        found[seed] = weights
+    return found
 
 
 def _crash_record(params: TrialParams, exc: Exception) -> dict:
@@ -144,24 +192,47 @@ def _progress(total: int, enabled: bool | None):
 
 
 def run_trials(todo: list[TrialParams], spec: SweepSpec, out: Path, workers: int, ray, on_record, progress=None):
-    """Submit ``todo`` with at most ``workers`` in flight; ``on_record(record)`` as each one lands."""
+    """Float pre-training per seed, then ``todo`` with at most ``workers`` in flight; ``on_record(record)`` as each
+    one lands."""
+    spec_dict = remote_spec(spec)
+    weights = float_weights(sorted({t.seed for t in todo}), spec_dict, out, ray)
+    refs = {seed: w if isinstance(w, Exception) else ray.put(w) for seed, w in weights.items()}
     task = ray.remote(num_cpus=1, max_calls=1, max_retries=0)(_remote_trial)
-    spec_dict, pending, queue = spec.to_dict(), {}, list(todo)
+    pending, queue = {}, list(todo)
     bar = _progress(len(todo), progress)
+
+    def land(record):
+        on_record(record)
+        bar.update(1)
+        bar.set_postfix_str(f"{record['id']}: {record['status']}")
+
     while queue or pending:
         while queue and len(pending) < workers:
             params = queue.pop(0)
-            pending[task.remote(spec_dict, params, str(out.resolve()))] = params
+            if isinstance(refs[params.seed], Exception):
+                record = _crash_record(params, refs[params.seed])
+                record["error"] = f"float pre-training of seed {params.seed} failed: {refs[params.seed]}"
+                land(record)
+                continue
+            pending[task.remote(spec_dict, params, str(out.resolve()), refs[params.seed])] = params
+        if not pending:
+            continue
         done, _ = ray.wait(list(pending), num_returns=1)
         params = pending.pop(done[0])
         try:
             record = ray.get(done[0])
         except Exception as exc:  # noqa: BLE001 (worker crash, out of memory: recorded as the trial's failure)
             record = _crash_record(params, exc)
-        on_record(record)
-        bar.update(1)
-        bar.set_postfix_str(f"{record['id']}: {record['status']}")
+        land(record)
     bar.close()
+
+
+def remote_spec(spec: SweepSpec) -> dict:
+    """The spec as the trials get it: ``data_path`` resolved on the driver (workers run elsewhere)."""
+    data = spec.to_dict()
+    if data.get("data_path"):
+        data["data_path"] = str(Path(data["data_path"]).resolve())
+    return data
 
 
 def run(spec: SweepSpec | str | Path, out: str | Path, address: str | None = None, workers: int | None = None,

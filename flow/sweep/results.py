@@ -151,14 +151,20 @@ def summary(records: list[dict], best: dict) -> str:
     return "\n".join(lines)
 
 
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
 def write_results(out: Path, records: list[dict], final: bool = True) -> str:
     """Write the CSV (always) and, when ``final``, the table, the plot and the best designs; returns the summary."""
     write_csv(out / "results.csv", records)
     if not final:
         return ""
     best = best_per_board(records)
-    (out / "results.md").write_text(table(records))
-    (out / "best.json").write_text(json.dumps(best, indent=2) + "\n")
+    _write(out / "results.md", table(records))
+    _write(out / "best.json", json.dumps(best, indent=2) + "\n")
     if good(records):
         plot(out / "pareto.png", records)
     text = summary(records, best)

@@ -105,10 +105,10 @@ class SweepSpec:
         return [TrialParams(*point) for point in grid]
 
     def to_dict(self) -> dict:
-        data = dataclasses.asdict(self)
-        for axis in AXES:
-            data[axis] = list(data[axis])
-        return data
+        """Plain YAML / JSON types (tuples become lists)."""
+        import json
+
+        return json.loads(json.dumps(dataclasses.asdict(self)))
 
 
 AXES = ("bits", "sp2_share", "strategy", "reuse_factor", "board", "seeds")
@@ -169,6 +169,10 @@ def _check(spec: SweepSpec) -> None:
         if key not in accepted:
             raise ValueError(f"model_args.{key}: {spec.model}() takes no such argument; it takes {sorted(accepted)}")
     _check_axes(spec)
+    ids = [t.trial_id for t in spec.trials()]
+    if len(set(ids)) != len(ids):
+        raise ValueError("sp2_share: values that print alike (6 significant digits) would share a trial directory; "
+                         "round them")
     if spec.measure not in MEASURES:
         raise ValueError(f"measure: {spec.measure!r} is not one of {MEASURES}")
     if spec.csim_samples is not None and (not _is_int(spec.csim_samples) or spec.csim_samples < 1):

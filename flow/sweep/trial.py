@@ -7,7 +7,8 @@
 * ``failed``: a step raised; ``error`` and ``traceback`` say which and why.
 
 Training (seeded, one thread):
-    float pre-training (cached per seed under ``<out>/cache``, shared by the trials of that seed)
+    float pre-training (:func:`train_float`: one Ray task per seed before the trials; the driver caches
+    the weights in ``<out>/cache/float_seed<N>.npz`` and ships them to the trials through Ray's object store)
     -> fixed (SP2 share 0): STE for ``admm + finetune`` epochs;
        SP2 / MSQ (share > 0): ADMM for ``admm`` epochs (projection every ``epochs_per_update``),
        then STE fine-tuning for ``finetune`` epochs with the rows frozen.
@@ -75,38 +76,35 @@ def quant_spec(spec: SweepSpec, data, bits: int, share: float):
     return QuantSpec(scheme, bits, share, in_bits=in_bits, in_integer=in_integer)
 
 
-def float_model(spec: SweepSpec, data, seed: int, cache: Path):
-    """The float model of ``seed``: trained once per sweep and cached (a file lock serializes trials)."""
-    import flow
-    from filelock import FileLock
+def float_model(spec: SweepSpec, data, weights: list | None = None):
+    """The float model of the sweep's architecture, with ``weights`` (from :func:`train_float`) when given."""
     from flow.models import QuantSpec
+
+    model = build_model(spec, data, QuantSpec("float"), name="float")
+    if weights is not None:
+        model.set_weights(weights)
+    return model
+
+
+def train_float(spec: SweepSpec, seed: int) -> list:
+    """Float pre-training of ``seed`` (one Ray task per seed); returns the weights (numpy arrays)."""
     from flow.train import TrainConfig, train
 
-    cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"float_seed{seed}.h5"
-    with FileLock(str(path) + ".lock"):
-        if path.exists():
-            try:
-                return flow.load_model(path)
-            except Exception as exc:  # noqa: BLE001 (any reader error: name the file and the fix)
-                raise RuntimeError(f"the cached float model {path} cannot be read ({type(exc).__name__}: {exc}); "
-                                   "delete it and run the sweep again with --resume") from None
-        model = build_model(spec, data, QuantSpec("float"), name="float")
-        train(model, data, TrainConfig(epochs=spec.epochs.float, seed=seed, progress=False), desc="float")
-        tmp = path.with_suffix(".tmp.h5")
-        model.save(tmp)
-        tmp.replace(path)  # atomic: a reader sees the whole file or none
-        return model
+    limit_threads()
+    data = load_data(spec)
+    model = float_model(spec, data)
+    train(model, data, TrainConfig(epochs=spec.epochs.float, seed=seed, progress=False), desc="float")
+    return model.get_weights()
 
 
-def train_quantized(spec: SweepSpec, data, params: TrialParams, share: float, cache: Path, record: dict):
+def train_quantized(spec: SweepSpec, data, params: TrialParams, share: float, float_weights: list, record: dict):
     """The trial's quantized model, trained from the seed's float model and with its rows frozen."""
     from flow.convert import freeze_msq_rows
     from flow.train import ADMMConfig, TrainConfig, evaluate, train, train_admm, transfer_weights
 
     qspec = quant_spec(spec, data, params.bits, share)
     model = build_model(spec, data, qspec, name=qspec.scheme)
-    reference = float_model(spec, data, params.seed, cache)
+    reference = float_model(spec, data, float_weights)
     record["accuracy_float"] = evaluate(reference, data.x_test, data.y_test)
     transfer_weights(reference, model)
     ep = spec.epochs
@@ -158,7 +156,7 @@ def measure_yosys(hm, directory: Path) -> dict:
     return {"source": "yosys synthesis", **{k: int(v) for k, v in total.items()}}
 
 
-def _steps(spec: SweepSpec, params: TrialParams, directory: Path, cache: Path, record: dict) -> None:
+def _steps(spec: SweepSpec, params: TrialParams, directory: Path, float_weights: list, record: dict) -> None:
     from flow.boards import get_board
     from flow.convert import ConvertConfig, convert
 
@@ -167,7 +165,7 @@ def _steps(spec: SweepSpec, params: TrialParams, directory: Path, cache: Path, r
     data = load_data(spec)
     share = params.resolved_share()
     record["sp2_share"] = share
-    model = train_quantized(spec, data, params, share, cache, record)
+    model = train_quantized(spec, data, params, share, float_weights, record)
     model.save(directory / "model.h5")
     timings["train"] = round(time.perf_counter() - t0, 2)
 
@@ -208,15 +206,15 @@ def new_record(params: TrialParams) -> dict:
             "measured": None, "timings_s": {}, "host": platform.node(), "pid": os.getpid()}
 
 
-def run_trial(spec: SweepSpec, params: TrialParams, out: str) -> dict:
-    """Run one trial in ``<out>/trials/<id>`` and return its record (never raises)."""
+def run_trial(spec: SweepSpec, params: TrialParams, out: str, float_weights: list) -> dict:
+    """Run one trial in ``<out>/trials/<id>`` from the seed's float weights; its record (never raises)."""
     t_start = time.perf_counter()
     record = new_record(params)
     directory = Path(out) / "trials" / params.trial_id
     try:
         limit_threads()
         directory.mkdir(parents=True, exist_ok=True)
-        _steps(spec, params, directory, Path(out) / "cache", record)
+        _steps(spec, params, directory, float_weights, record)
     except Exception as exc:  # noqa: BLE001 (a trial's failure is data: recorded, the sweep goes on)
         record["status"] = "failed"
         record["error"] = f"{type(exc).__name__}: {exc}"
