@@ -485,9 +485,10 @@ def test_the_estimator_counts_two_products_per_packed_dsp():
     assert packed["dsp_lanes"] == plain["dsp_lanes"] == 24 * 16  # fixed products per cycle
     assert plain["dsp"] == 24 * 16 and packed["dsp"] == 12 * 16 == packed["fix_dsps"]
     assert packed["cycles"] == plain["cycles"]
-    # P accumulates the 4 products of a lane: no fabric accumulator for the 384 fixed lanes, 1 inverter per DSP
-    acc = costs.block("accumulator", W=8 + 4 + 6 + 1)["lut"]
-    assert plain["lut"] - packed["lut"] == 24 * 16 * acc - 12 * 16
+    # P accumulates the 4 products of a lane, packed or not (yosys maps P <= (first ? C : P) + M into the DSP48E1
+    # either way: tests/test_estimate_vs_yosys.py, flow/resources/layer_model.json), so packing halves the DSPs
+    # at the same fabric cost
+    assert plain["lut"] == packed["lut"] > 0 and plain["ff"] == packed["ff"] > 0
 
 
 @pytest.mark.parametrize("board, goal", [("pynq-z2", 3.5), ("zc706", 4.0)])

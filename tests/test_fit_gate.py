@@ -15,7 +15,7 @@ from flow.build import BuildConfig, build
 from flow.build.fit_gate import optimize_config, read_csynth
 from flow.build.tools import ToolFailed
 from flow.cli import main
-from flow.resources.fit import DoesNotFit, fit_at, gate
+from flow.resources.fit import DoesNotFit, fit_at, gate, smallest_fit
 
 MSQ = str(golden.GOLDEN_DIR / "digits_msq4.h5")
 
@@ -39,11 +39,13 @@ def test_gate_names_resources_and_the_fastest_fitting_design(msq_model):
     assert on_zc706.reuse_factor < better.reuse_factor
 
 
-def test_build_stops_at_the_fit_gate_before_any_tool(tmp_path, capsys):
+def test_build_stops_at_the_fit_gate_before_any_tool(tmp_path, capsys, msq_model):
     out = tmp_path / "b"
+    fastest = smallest_fit(msq_model, get_board("pynq-z2")).reuse_factor  # RF 8 by the yosys-fitted estimate
+    assert fastest > 1
     assert main(["build", MSQ, "--board", "pynq-z2", "--out", str(out)]) == 1
     err = capsys.readouterr().err
-    assert re.search(r"DSP \d+ of 220 \(\d+%", err) and "--reuse-factor 16" in err and "--optimize" in err
+    assert re.search(r"DSP \d+ of 220 \(\d+%", err) and f"--reuse-factor {fastest}" in err and "--optimize" in err
     assert "estimated, not measured" in err and len(err.strip().splitlines()) == 1
     state = json.loads((out / "state.json").read_text())
     assert list(state["steps"]) == ["fit"] and state["steps"]["fit"]["status"] == "failed"
@@ -51,9 +53,9 @@ def test_build_stops_at_the_fit_gate_before_any_tool(tmp_path, capsys):
     # a build refused by the gate left nothing to lose: the next try needs no --force
     assert main(["build", MSQ, "--board", "pynq-z2", "--out", str(out), "--until", "fit", "--optimize"]) == 0
     state = json.loads((out / "state.json").read_text())
-    assert state["config"]["strategy"] == "Resource" and state["config"]["reuse_factor"] == 16
+    assert state["config"]["strategy"] == "Resource" and state["config"]["reuse_factor"] == fastest
     assert state["estimate"]["source"] == "estimated" and all(state["estimate"]["fits"].values())
-    assert "Resource ReuseFactor 16 fits pynq-z2" in (out / "logs" / "fit.log").read_text()
+    assert f"Resource ReuseFactor {fastest} fits pynq-z2" in (out / "logs" / "fit.log").read_text()
 
 
 def test_allow_overbudget_goes_on_with_a_warning(tmp_path):
@@ -160,11 +162,12 @@ def test_demo_fit_step_picks_a_design_that_fits(msq_model):
 
     state = DemoState(data=None, models={"msq": msq_model})
     state = step_fit(state, DemoConfig(board="pynq-z2"))
-    assert state.fit["fits"] and (state.convert.strategy, state.convert.reuse_factor) == ("Resource", 16)
+    fastest = smallest_fit(msq_model, get_board("pynq-z2")).reuse_factor
+    assert state.fit["fits"] and (state.convert.strategy, state.convert.reuse_factor) == ("Resource", fastest)
     assert state.convert.part == "xc7z020clg400-1"
     result = {"fit": state.fit, "msq_model": "m.h5", "board": "pynq-z2", "bits": 4}
     text = "\n".join(fit_lines(result))
-    assert "Requested design: Latency ReuseFactor 1 does NOT fit" in text and "--reuse-factor 16" in text
+    assert "Requested design: Latency ReuseFactor 1 does NOT fit" in text and f"--reuse-factor {fastest}" in text
     # given settings are kept and flagged when they do not fit
     state = step_fit(DemoState(data=None, models={"msq": msq_model}), DemoConfig(fit_board=False))
     assert not state.fit["fits"] and state.convert.reuse_factor == 1

@@ -148,3 +148,34 @@ def test_multiplier_products_counts_mantissas_that_are_not_0_or_powers_of_two():
     k = np.abs(encode_dense(q.encode(kernel)).fix_weights)
     expected = int(np.count_nonzero((k != 0) & ((k & (k - 1)) != 0)))
     assert multiplier_products(q, kernel) == expected and 0 < expected < k.size
+
+
+def test_layer_model_is_the_fit_of_its_yosys_records():
+    """flow/resources/layer_model.json: its coefficients are what layer_fit.fit gives on its stored whole-layer
+    yosys records (so a change to the terms without a refit fails here), DSPs are exact on every record, and the
+    fitted LUT / FF stay within the documented ranges (README: 0.78-1.29 LUT, 0.83-1.48 FF)."""
+    from flow.resources import layer_fit
+    from flow.resources.estimate import Costs
+
+    data = layer_fit.load()
+    records = data["records"]
+    assert len(layer_fit.dense_records(records)) >= 40 and data["yosys"].startswith("Yosys")
+    assert layer_fit.fit(records) == data["coefficients"]
+    checked = layer_fit.ratios(records, Costs())
+    assert all(r["dsp"][0] == r["dsp"][1] for r in checked)
+    assert all(0.75 <= r["lut"] <= 1.3 and 0.8 <= r["ff"] <= 1.5 for r in checked), checked
+    # counted terms (registers, ROM, multiplexers) keep coefficient 1; fitted ones are non-negative
+    assert all(data["coefficients"][kind][t] == 1.0 for kind, terms in layer_fit.PINNED.items() for t in terms
+               if t in data["coefficients"][kind])
+
+
+def test_constant_dsps_share_equal_constants_and_pack_pairs():
+    """RF 1 constants: 0 and +-2^k need no DSP48E1, equal constants on one input are one multiplier (yosys merges
+    them), a packed pair needs one unless w_a * 2^k + w_b is trivial (checked whole by tests/test_estimate_vs_yosys)."""
+    from flow.hls.microarch import DSPPack
+    from flow.resources.estimate import constant_dsps
+
+    w = [[3, 3, 1, -4], [3, 5, 0, 3]]
+    assert constant_dsps(w, None) == 1 + 2 + 0 + 1
+    assert constant_dsps(w, DSPPack(4, 1, 4, 8)) == 1 + 1 + 0 + 1  # 51, 53, 16 (= 2^4), -61
+    assert constant_dsps([[1, 2, 0], [1, 2, 0]], DSPPack(4, 1, 4, 8)) == 2  # 17, 34: the pair turns wiring into a DSP

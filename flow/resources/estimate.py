@@ -4,7 +4,9 @@ Every figure here is an **estimate**. The micro-architecture comes from :mod:`fl
 the same description the C++ config writer uses. One row-quantized layer (``n_in`` inputs per
 row, ``n_fix`` fixed rows, ``n_sp2`` SP2 rows, reuse factor ``RF``, ``chunks = ceil(n_in / RF)``) is
 
-    DSP lanes   = n_fix * chunks             one fixed-point product each, on a DSP48E1; two lanes that
+    DSP lanes   = n_fix * chunks             one fixed-point product each, on a DSP48E1 (at RF 1 with constant
+                                             weights only those whose constant is not 0 or +-2^k, one per
+                                             distinct constant of an input: :func:`constant_dsps`); two lanes that
                                              read the same input share one DSP where the width conditions
                                              hold (DSP packing, :func:`flow.hls.microarch.plan_dsp_packing`):
                                              ``RowKernel.fix_dsps`` DSPs, each with the measured
@@ -12,10 +14,17 @@ row, ``n_fix`` fixed rows, ``n_sp2`` SP2 rows, reuse factor ``RF``, ``chunks = c
     LUT lanes   = n_sp2 * chunks             one SP2 shift-add unit each: run-time shifts when the
                                              weights change per cycle (ROM or RF > 1), constant
                                              shifts (``sp2_const``) for Latency at RF 1
-    adders      = an accumulator per lane (RF > 1; none for packed lanes that accumulate in P) and
-                  chunks - 1 adders per row for the row sums
-    muxes       = the input each lane reads (RF:1 per chunk, n_in:1 folded); Latency at RF > 1 also
-                  multiplexes each lane's constant weights by the cycle
+    LUT, FF     = structural terms (:func:`dense_terms`), each in LUT or FF per bit, times a coefficient
+                  fitted on whole Dense layers synthesized by yosys (:mod:`flow.resources.layer_fit`,
+                  ``layer_model.json``; registers, ROM and multiplexers are counted, coefficient 1):
+                  SP2 lane at RF > 1 (two run-time shifters, add, sign, accumulator), SP2 add and sign
+                  per distinct constant product at RF 1; fixed lanes accumulate in the DSP's P register
+                  (fabric accumulators only for packed pairs split every cycle); per row the combine tree
+                  (chunk partials, or at RF 1 the non-zero products at their significant widths; its adder
+                  bits, and those times log2 of its operands) and the bias add; input, ROM-word, lane, parts and output registers; the input
+                  multiplexers (RF:1 per chunk, n_in:1 folded); Latency at RF > 1 multiplexes each
+                  lane's constant weights by the cycle. Widths are the kernel's exact ``msq_types``
+                  where the weights are known (:func:`works_from_model`, :func:`work_of_stage`)
     line buffer = a convolution's (filt_height - 1) rows (LUTRAM or RAMB18) and its window registers
     weight ROM  = Resource strategy: one ROM per matrix, ``lanes x bits`` wide and ``RF`` deep: LUTs
                   (distributed ROM) up to 64 words deep, else RAMB18 tiles by the 7-series aspect
@@ -39,6 +48,19 @@ from flow.hls.microarch import (
 )
 from flow.quantizers import levels
 from flow.resources.calibrate import load_calibration
+
+
+def load_layer_model() -> dict:
+    """The fitted layer coefficients (:mod:`flow.resources.layer_fit`), or {} where the file is missing."""
+    import json
+
+    from flow.package_data import PACKAGE
+
+    path = PACKAGE / "resources" / "layer_model.json"
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    return {"coefficients": data.get("coefficients", {})}
 
 #: Default budgets: fraction of each resource a design may use.
 DEFAULT_BUDGET = {"dsp": 1.0, "lut": 0.8, "ff": 0.8, "bram36": 1.0}
@@ -70,6 +92,23 @@ class LayerWork:
     data_signed: bool = True
     #: ``DSPPacking``: None packs two fixed products per DSP where the conditions hold, False never, True must.
     dsp_packing: bool | None = None
+    #: Exact widths of the fixed and SP2 accumulators and of the result (``msq_types``), where the weights are
+    #: known (:func:`works_from_model`, :func:`work_of_stage`); None: the typical widths of :func:`widths`.
+    fix_accum_bits: int | None = None
+    sp2_accum_bits: int | None = None
+    result_bits: int | None = None
+    #: Fraction of non-zero weight codes (a constant zero product is no logic at RF 1); None: all non-zero.
+    density: float | None = None
+    #: DSP48E1 of the constant design at RF 1 counted from the weights: one per product (or packed pair) whose
+    #: constant multiplier is not 0 or +-2^k (:func:`constant_dsps`); None: ``dsp_products`` bounds it.
+    dsp_constant: int | None = None
+    #: Mean significant bits of a non-zero constant product at RF 1 (fixed: ``x * c``; SP2: the two shifted copies
+    #: of ``x`` and the sign), from the weights; None: typical (:func:`widths`).
+    fix_leaf_bits: float | None = None
+    sp2_leaf_bits: float | None = None
+    #: Distinct non-zero products per input over non-zero products (rows with equal weights on an input share
+    #: the product at RF 1); None: 1.
+    distinct: float | None = None
 
     def __post_init__(self):
         if not 0 <= self.n_sp2 <= self.n_out:
@@ -95,6 +134,13 @@ class Costs:
     """PE costs looked up in the calibration table (smallest measured size that covers the request)."""
 
     table: dict = field(default_factory=load_calibration)
+    #: Fitted coefficients of the layer terms (``layer_model.json``); a term without one counts 1 per unit.
+    layer_model: dict = field(default_factory=lambda: load_layer_model())
+
+    def combine(self, kind: str, terms: dict) -> int:
+        """``sum(coefficient * term)`` of :func:`dense_terms`, rounded: the layer's LUT or FF estimate."""
+        coef = self.layer_model.get("coefficients", {}).get(kind, {})
+        return int(round(sum(coef.get(name, 1.0) * value for name, value in terms.items())))
 
     def block(self, name: str, **params) -> dict:
         rows = [b for b in self.table["blocks"] if b["block"] == name]
@@ -123,8 +169,106 @@ class Costs:
         return {**block, "lut": block["lut"] + block.get("inv", 0)}
 
 
-def accumulator_width(work: LayerWork) -> int:
-    return work.data_bits + work.weight_bits + math.ceil(math.log2(work.n_in)) + 1
+@dataclass(frozen=True)
+class Widths:
+    """Bit widths of one Dense layer's datapath (the kernel's ``msq_types``, exact or typical)."""
+
+    data: int  # the signed data a lane reads
+    sp2_term: int  # one SP2 term (x >> f1) + (x >> f2), signed
+    fix_leaf: float  # significant bits of a constant fixed product (RF 1)
+    sp2_leaf: float  # significant bits of a constant SP2 term (RF 1)
+    fix_accum: int
+    sp2_accum: int
+    result: int
+
+
+def _sp2_fields(work: LayerWork) -> tuple[int, int]:
+    """(m1, m2) of the layer's SP2 codes; (0, 0) without SP2 rows (e.g. 16-bit stock or approximate kernels)."""
+    return levels.sp2_fields(work.weight_bits) if work.n_sp2 else (0, 0)
+
+
+def widths(work: LayerWork) -> Widths:
+    """The layer's widths: exact where :class:`LayerWork` carries them, else typical ones -- a row's sum of
+    |mantissa| about ``n_in`` times half the full scale (``flow.hls.encode.size_types`` for the exact rule)."""
+    xw = work.data_bits + (0 if work.data_signed else 1)
+    m1, m2 = _sp2_fields(work)
+    max_shift = 2**m1 - 1
+    log_in = math.floor(math.log2(work.n_in))
+    fix_acc = work.fix_accum_bits or xw + work.weight_bits - 1 + log_in
+    sp2_acc = work.sp2_accum_bits or xw + max_shift + log_in
+    result = work.result_bits or max(fix_acc if work.n_fix else 0, sp2_acc if work.n_sp2 else 0) + 1
+    fix_leaf = work.fix_leaf_bits or xw + work.weight_bits - 1
+    sp2_leaf = work.sp2_leaf_bits or xw + 2**m2
+    return Widths(xw, xw + max_shift + 1, fix_leaf, sp2_leaf, fix_acc, sp2_acc, result)
+
+
+def weight_statistics(enc, data_width: int, data_signed: bool) -> dict:
+    """What the weights of a row-quantized kernel (:class:`flow.hls.encode.DenseEncoding`) tell the estimate
+    of a constant (RF 1) design: the fraction of non-zero codes (``density``) and the mean significant bits
+    of a non-zero product -- ``x * c`` keeps ``bitlen(odd part of c)`` more bits than ``x`` (one less for
+    ``c = +2^k``); ``+-((x >> f1) + (x >> f2))`` keeps ``|f1 - f2| + 1`` more with two shifts, the sign's bit
+    with one. Fields of :class:`LayerWork`."""
+    import numpy as np
+
+    xw = data_width + (0 if data_signed else 1)
+    fix = np.asarray(enc.fix_weights, dtype=np.int64).ravel()
+    codes = np.asarray(enc.sp2_codes, dtype=np.int64).ravel()
+    m1, m2 = enc.m1, enc.m2
+    f1, f2, neg = (codes >> m2) & ((1 << m1) - 1), codes & ((1 << m2) - 1), (codes >> (m1 + m2)) & 1
+    nz_fix = fix[fix != 0]
+    odd = np.abs(nz_fix)
+    while np.any(odd % 2 == 0):
+        odd = np.where(odd % 2 == 0, odd // 2, odd)
+    fix_bits = xw + np.array([int(v).bit_length() for v in odd]) - ((odd == 1) & (nz_fix > 0))
+    live = (f1 != 0) | (f2 != 0)
+    both = (f1 != 0) & (f2 != 0)
+    sp2_bits = np.where(both, xw + np.abs(f1 - f2) + 1, xw + neg)[live]
+    total = fix.size + codes.size
+    n_in = int(np.asarray(enc.fix_weights).shape[-1]) if np.ndim(enc.fix_weights) == 2 else 1
+    fix2 = np.asarray(enc.fix_weights, dtype=np.int64).reshape(-1, n_in)
+    sp2_2 = np.asarray(enc.sp2_codes, dtype=np.int64).reshape(-1, n_in)
+    live2 = ((sp2_2 >> m2) & ((1 << m1) - 1) != 0) | ((sp2_2 & ((1 << m2) - 1)) != 0)
+    unique = sum(len(set(col[col != 0].tolist())) for col in fix2.T) if fix2.size else 0
+    unique += sum(len(set(col[ok].tolist())) for col, ok in zip(sp2_2.T, live2.T)) if sp2_2.size else 0
+    nonzero = nz_fix.size + int(np.count_nonzero(live))
+    return {
+        "distinct": round(unique / nonzero, 4) if nonzero else None,
+        "density": round(nonzero / total, 4) if total else 1.0,
+        "fix_leaf_bits": round(float(fix_bits.mean()), 3) if fix_bits.size else None,
+        "sp2_leaf_bits": round(float(sp2_bits.mean()), 3) if sp2_bits.size else None,
+    }
+
+
+def constant_dsps(fix_weights, pack) -> int:
+    """DSP48E1 of a constant (RF 1) fixed matrix ``(n_fix, n_in)`` of mantissas: a product by 0 or +-2^k is
+    wiring (or a negation), any other constant needs a multiplier, and the products of one input by equal
+    constants are one (synthesis merges them). Packed (``pack``, a
+    :class:`flow.hls.microarch.DSPPack`), rows ``2p`` and ``2p + 1`` share one DSP per input, whose constant is
+    ``w_a * 2^shift + w_b``."""
+    import numpy as np
+
+    w = np.asarray(fix_weights, dtype=np.int64).reshape(len(fix_weights), -1) if len(fix_weights) else np.zeros((0, 1), np.int64)
+    if pack is not None and len(w) >= 2:
+        pairs = len(w) // 2
+        packed = w[0 : 2 * pairs : 2] * (1 << pack.shift) + w[1 : 2 * pairs : 2]
+        w = np.concatenate([packed, w[2 * pairs :]])
+    count = 0
+    for column in w.T:  # every product of one input: equal constants are one multiplier (shared)
+        k = np.unique(column)
+        a = np.abs(k)
+        count += int(np.count_nonzero((a & (a - 1)) != 0))  # not 0 or a power of two
+    return count
+
+
+def work_of_stage(stage) -> LayerWork:
+    """The :class:`LayerWork` of a converted Dense layer (:class:`flow.rtl.netlist.DenseStage`: its kernel,
+    input type and exact ``msq_types``), e.g. to cost a converted model next to its synthesis."""
+    k, t, enc = stage.kernel, stage.types, stage.enc
+    return LayerWork(stage.name, k.n_in, k.n_out, k.n_sp2, 1, k.weight_bits, stage.in_spec.width, k.reuse_factor,
+                     strategy=k.strategy, data_signed=stage.in_spec.signed, dsp_packing=k.dsp_packing,
+                     fix_accum_bits=t.fix_accum.width, sp2_accum_bits=t.sp2_accum.width, result_bits=t.result.width,
+                     dsp_constant=constant_dsps(enc.fix_weights, k.pack) if k.reuse_factor == 1 else None,
+                     **weight_statistics(enc, stage.in_spec.width, stage.in_spec.signed))
 
 
 def row_kernel(work: LayerWork) -> RowKernel:
@@ -153,7 +297,101 @@ def layer_fill(reuse_factor: int, scan: ConvScan | None, cycles: int) -> int:
     return ((scan.filt_height - 1) * padded_width + scan.filt_width) * reuse_factor
 
 
+def tree_bits(leaves: int, leaf_width: int, cap: int) -> int:
+    """Adder bits of a balanced tree of two-operand adds over ``leaves`` values of ``leaf_width`` bits: each
+    level's sums are one bit wider, up to ``cap`` (the accumulator width, where the kernel wraps)."""
+    bits, n, w = 0, max(0, leaves), leaf_width
+    while n > 1:
+        w = min(cap, w + 1)
+        bits += (n // 2) * w
+        n = n - n // 2
+    return bits
+
+
+def dense_terms(work: LayerWork, costs: Costs) -> dict:
+    """The structures of one row-quantized layer, in LUT and FF units before the fitted coefficients
+    (``{'lut': {term: value}, 'ff': {term: value}}``); see :func:`estimate_layer` for the terms."""
+    k = row_kernel(work)
+    rf, w = k.reuse_factor, widths(work)
+    fix, sp2 = k.fixed, k.sp2
+    constant = not k.rom and rf == 1
+    density = work.density if (constant and work.density is not None) else 1.0
+    distinct = work.distinct if (constant and work.distinct is not None) else 1.0
+    pack = k.pack
+    m1, m2 = _sp2_fields(work)
+    max_shift = 2**m1 - 1
+    lut, ff = {"control": 1.0}, {"control": 1.0}
+    if sp2.lanes and rf > 1:
+        # a run-time SP2 lane: two barrel shifters of m1 and m2 stages on the shifted data (two stages per LUT6),
+        # the add of the two copies, the sign, and the accumulator (an add and the first-cycle select)
+        shift = (w.data + max_shift) * (m1 + m2) / 2
+        lut["sp2_lane"] = sp2.lanes * (shift + 2 * w.sp2_term + w.sp2_accum)
+        ff["lane_acc"] = sp2.lanes * w.sp2_accum
+    if sp2.lanes and constant:
+        # constant shifts are wiring: the add of the two copies and the sign, once per distinct product of an input
+        lut["sp2_const"] = sp2.lanes * density * distinct * w.sp2_leaf
+    # run-time packed weights w_a * 2^k + w_b are formed in the DSP's pre-adder: no LUT (yosys: a packed and an
+    # unpacked layer measure the same LUTs)
+    if pack is not None and constant and work.dsp_constant is not None:
+        # constant pairs whose packed constant is 0 or +-2^k need no multiplier, but their product plus the
+        # 2^(k-1) correction is then added in fabric (the DSP's C port otherwise)
+        lut["pack_fabric"] = max(0, k.fix_dsps - work.dsp_constant) * w.fix_accum
+    # fixed lanes accumulate in the DSP's P register, unless packed with a split every cycle (fabric accumulators)
+    if rf > 1 and pack is not None and not pack.in_dsp:
+        lut["fix_acc"] = fix.lanes * w.fix_accum
+        ff["lane_acc"] = ff.get("lane_acc", 0) + fix.lanes * w.fix_accum
+    # parts registers (a lane's sum at the end of the pass; at RF 1 the product itself, one register per distinct
+    # product of an input) and the combine tree of each row (at RF 1 over its non-zero products: fixed products
+    # are integers aligned at bit 0 and grow a bit per level; SP2 terms are aligned by their shifts and span
+    # the whole term; a packed DSP's two fields are read whole, at the accumulator width). Synthesis merges a row's
+    # adds into one multi-operand sum (a compressor tree): its cost per adder bit grows with log2 of the operands
+    # (``tree_depth``)
+    parts, tree, depth = 0.0, 0.0, 0.0
+    for lanes, leaf, span, acc, packed in ((fix, w.fix_leaf, w.fix_leaf, w.fix_accum, pack is not None),
+                                           (sp2, w.sp2_leaf, w.sp2_term, w.sp2_accum, False)):
+        if not lanes.n_rows:
+            continue
+        if lanes.folded:
+            parts += (2 * lanes.n_rows - lanes.lanes) * acc  # finished rows, and those a lane holds
+            continue
+        if constant:
+            reg_w, tree_w = (acc, acc) if packed else (min(leaf, acc), min(span, acc))
+            parts += lanes.n_rows * lanes.chunks * density * distinct * reg_w
+            leaves = round(lanes.chunks * density)
+            bits = lanes.n_rows * tree_bits(leaves, tree_w, acc)
+        else:
+            parts += lanes.n_rows * lanes.chunks * acc
+            leaves = lanes.chunks
+            bits = lanes.n_rows * tree_bits(leaves, acc, acc)
+        tree += bits
+        depth += bits * math.log2(max(leaves, 1))
+    ff["parts"] = parts
+    if tree:
+        lut["adder_tree"] = tree
+    if depth:
+        lut["tree_depth"] = depth
+    lut["bias_add"] = work.n_out * (w.result + 1)
+    ff["output_reg"] = work.n_out * w.result
+    ff["input_reg"] = work.n_in * work.data_bits
+    # weights: a ROM word per cycle (Resource; LUT ROM up to 64 words, registered), constants muxed by the cycle
+    # (Latency at RF > 1)
+    if k.rom_lutram:  # a bit of the word is a function of the cycle: at most 2^RF distinct ones (equal bits merge)
+        lut["rom"] = sum(rom_luts(min(width, 2**depth), depth) for width, depth in (fix.rom_shape, sp2.rom_shape))
+        ff["rom_word"] = sum(min(width, 2**depth) for width, depth in (fix.rom_shape, sp2.rom_shape))
+    if not k.rom and rf > 1:
+        lut["weight_mux"] = (fix.lanes + sp2.lanes) * mux_luts(work.weight_bits, rf)
+    # the input each lane reads: an RF:1 multiplexer per chunk (split), n_in:1 (folded); shared by all rows
+    mux = fix.chunks * mux_luts(work.data_bits, fix.n_in if fix.folded else rf)
+    if mux:
+        lut["in_mux"] = mux
+    return {"lut": lut, "ff": ff}
+
+
 def estimate_layer(work, costs: Costs) -> dict:
+    """DSP, LUT, FF, BRAM and cycles of one layer. LUT and FF: the structures of :func:`dense_terms`, each
+    times its coefficient fitted on whole-layer yosys synthesis (``layer_model.json``,
+    :mod:`flow.resources.layer_fit`); DSP: one per fixed lane or packed pair (at RF 1 only the constants
+    that need a multiplier)."""
     from flow.resources.lq import LQWork, estimate_lq_layer
 
     if isinstance(work, LQWork):
@@ -162,41 +400,24 @@ def estimate_layer(work, costs: Costs) -> dict:
         return result
     k = row_kernel(work)
     rf = k.reuse_factor
-    fix_lanes, sp2_lanes = k.fixed.lanes, k.sp2.lanes
-    acc_w = accumulator_width(work)
-    adder = costs.block("adder", W=acc_w)
-    acc = costs.block("accumulator", W=acc_w)
-    fixed = costs.fixed_lane(work.data_bits, work.weight_bits) if fix_lanes else {"dsp": 0, "lut": 0}
     pack = k.pack
-    if pack is not None:  # two lanes per DSP48E1, its correction instead of a multiplier's LUTs
+    fixed = costs.fixed_lane(work.data_bits, work.weight_bits) if k.fixed.lanes else {"dsp": 0, "lut": 0}
+    if pack is not None:
         fixed = costs.packed_dsp(work.data_bits, work.weight_bits, pack.in_dsp)
     constant = not k.rom and rf == 1
-    if not sp2_lanes:
-        sp2 = {"lut": 0}
-    elif constant:
-        sp2 = costs.block("sp2_const", A=work.data_bits)
-    else:
-        sp2 = costs.sp2_lane(work.data_bits, work.weight_bits)
-    lanes = fix_lanes + sp2_lanes
-    # at RF 1 a lane's sum is its product; packed lanes that accumulate in P need no fabric accumulator
-    accumulators = (lanes - (fix_lanes if pack is not None and pack.in_dsp else 0)) if rf > 1 else 0
-    row_adders = work.n_out * (k.fixed.chunks - 1)
-    row_registers = work.n_out if k.fixed.folded else 0  # finished rows of the folded schedule
+    terms = dense_terms(work, costs)
+    lut = costs.combine("lut", terms["lut"])
+    ff = costs.combine("ff", terms["ff"])
     bram = bram18(*k.fixed.rom_shape) + bram18(*k.sp2.rom_shape) if k.rom and not k.rom_lutram else 0
-    lut = (rom_luts(*k.fixed.rom_shape) + rom_luts(*k.sp2.rom_shape)) if k.rom_lutram else 0
-    lut += k.fix_dsps * fixed["lut"] + sp2_lanes * sp2["lut"] + accumulators * acc["lut"] + row_adders * adder["lut"]
-    ff = accumulators * acc["ff"] + (work.n_out + row_registers) * acc_w
-    # the input each lane reads: an RF:1 multiplexer per chunk (split), n_in:1 (folded); shared by all rows
-    lut += k.fixed.chunks * mux_luts(work.data_bits, k.fixed.n_in if k.fixed.folded else rf)
-    if not k.rom and rf > 1:  # Latency at RF > 1: each lane's constant weights multiplexed by the cycle
-        lut += lanes * mux_luts(work.weight_bits, rf)
     if work.scan is not None:  # line buffer rows and the window registers of the scan
         line = work.scan.line_buffer_cost(work.data_bits)
         lut += line["lut"]
         ff += line["ff"] + work.scan.window_values * work.data_bits
         bram += line["bram18"]
     dsp = k.fix_dsps * fixed["dsp"]
-    if constant and work.dsp_products is not None:  # packed: a pair needs its DSP if either product does
+    if constant and work.dsp_constant is not None:
+        dsp = work.dsp_constant
+    elif constant and work.dsp_products is not None:  # packed: a pair needs its DSP if either product does
         dsp = min(dsp, work.dsp_products * fixed["dsp"])
     return {
         "layer": work.name,
@@ -205,8 +426,8 @@ def estimate_layer(work, costs: Costs) -> dict:
         "ff": ff,
         "bram18": bram,
         "bram36": math.ceil(bram / 2),
-        "dsp_lanes": fix_lanes,
-        "lut_lanes": sp2_lanes,
+        "dsp_lanes": k.fixed.lanes,
+        "lut_lanes": k.sp2.lanes,
         "fix_dsps": k.fix_dsps,
         "dsp_packed": pack is not None,
         "reuse_factor": rf,
@@ -402,6 +623,34 @@ def multiplier_products(quantizer, kernel) -> int:
     return int(np.count_nonzero(~trivial))
 
 
+def kernel_fields(quantizer, kernel, data_bits: int, data_signed: bool = True) -> dict:
+    """The :class:`LayerWork` fields that the weights of a row-quantized kernel decide: exact accumulator and
+    result widths (``flow.hls.encode.size_types`` for ``data_bits``-wide data, zero bias), the constant DSPs
+    at RF 1 (:func:`constant_dsps` with the RF 1 packing plan) and :func:`weight_statistics`. Empty where the
+    kernel is not sized that way (row multipliers of a real scale)."""
+    import numpy as np
+
+    from flow.hls.encode import FixedSpec, encode_dense, size_types
+    from flow.quantizers import RowEncoding
+
+    enc = quantizer.encode(kernel)
+    values = np.asarray(enc.values)
+    dense = encode_dense(RowEncoding(values.reshape(-1, values.shape[-1]), enc.scheme, enc.exponent, enc.bits))
+    if dense.multiplier is not None:
+        return {}
+    data = FixedSpec(data_bits, 1 if data_signed else 0, data_signed)
+    try:
+        t = size_types(dense, data, np.zeros(dense.n_out), FixedSpec(1, 1))
+    except ValueError:
+        return {}
+    pack = None
+    if len(dense.fix_weights) >= 2:
+        pack, _ = plan_dsp_packing(dense.bits, data_bits, data_signed, 1)
+    return {"fix_accum_bits": t.fix_accum.width, "sp2_accum_bits": t.sp2_accum.width, "result_bits": t.result.width,
+            "dsp_constant": constant_dsps(dense.fix_weights, pack),
+            **weight_statistics(dense, data_bits, data_signed)}
+
+
 def conv_scan_of_keras(layer) -> ConvScan | None:
     """The streaming geometry of a Keras Conv1D/Conv2D (padding as Keras and hls4ml compute it)."""
     if len(layer.kernel.shape) < 3:
@@ -424,6 +673,21 @@ def estimate_model(model, board: Board, reuse_factor: int = 1, data_bits: int = 
     """:func:`estimate` of a Keras model on the AXI-stream top (its layers and its stream beats)."""
     works = works_from_model(model, reuse_factor, data_bits, strategy)
     return estimate(works, board, costs, budget, io_beats=model_axi_beats(model, data_bits, io_type), io_type=io_type)
+
+
+def estimate_design(model, netlist, board: Board, reuse_factor: int = 1, strategy: str | None = None,
+                    costs: Costs | None = None) -> dict:
+    """:func:`estimate_model` of a model already converted (and emitted as RTL, ``netlist``:
+    :class:`flow.rtl.netlist.Netlist`): each Dense layer is costed from its converted stage
+    (:func:`work_of_stage`: its real input width and signedness, exact ``msq_types``, constant DSPs), the
+    AXI beats from the real input width; other layers as :func:`works_from_model` sees them."""
+    from flow.rtl.netlist import DenseStage
+
+    data_bits = netlist.inp.spec.width
+    stages = {st.name: st for st in netlist.stages if isinstance(st, DenseStage)}
+    works = [work_of_stage(stages[w.name]) if isinstance(w, LayerWork) and w.name in stages else w
+             for w in works_from_model(model, reuse_factor, data_bits, strategy)]
+    return estimate(works, board, costs, io_beats=model_axi_beats(model, data_bits))
 
 
 def works_from_model(model, reuse_factor: int = 1, data_bits: int = 8, strategy: str | None = None) -> list:
@@ -462,7 +726,8 @@ def works_from_model(model, reuse_factor: int = 1, data_bits: int = 8, strategy:
                 n_sp2 = n_out if isinstance(q, quantized_sp2) else 0
             works.append(LayerWork(layer.name, n_in, n_out, n_sp2, pixels, q.bits, data_bits, reuse_factor,
                                    strategy=strategy, scan=conv_scan_of_keras(layer),
-                                   dsp_products=multiplier_products(q, layer.kernel.numpy())))
+                                   dsp_products=multiplier_products(q, layer.kernel.numpy()),
+                                   **kernel_fields(q, layer.kernel.numpy(), data_bits)))
         elif q is None:
             note = (f"approximate: {approximate.get(layer.name, 'float weights')}; costed as hls4ml's default "
                     f"{DEFAULT_WEIGHT_BITS}-bit weights on DSPs (C-simulation will not equal Keras here)")
@@ -510,8 +775,9 @@ def optimize(works: list[LayerWork], board: Board, costs: Costs | None = None, b
     for rf in reuse_factors:
         for i in range(int(round(1 / step)) + 1):
             share = round(i * step, 10)
-            trial = [
-                dataclasses.replace(w, n_sp2=round(share * w.n_out), reuse_factor=rf)
+            trial = [  # another share: the weights' constant DSP count no longer applies
+                dataclasses.replace(w, n_sp2=round(share * w.n_out), reuse_factor=rf,
+                                    **({"dsp_constant": None} if round(share * w.n_out) != w.n_sp2 else {}))
                 if isinstance(w, LayerWork)
                 else dataclasses.replace(w, reuse_factor=rf)
                 for w in works

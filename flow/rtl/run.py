@@ -74,12 +74,13 @@ def run(cfg: RTLConfig, echo=print) -> dict:
 
 
 def synth_report(model, design, board, cfg: RTLConfig, echo) -> dict:
-    from flow.resources.estimate import estimate_model
+    from flow.resources.estimate import estimate_design
     from flow.rtl.synth import format_report, report, synthesize
 
     echo("yosys: synth_xilinx -family xc7 on the whole top ...")
     measured = synthesize(design)
-    estimate = estimate_model(model, board, reuse_factor=cfg.reuse_factor, data_bits=8, strategy=cfg.strategy.lower())
+    # each layer at its real input width and exact types (the converted model's), not a model-wide data width
+    estimate = estimate_design(model, design.netlist, board, cfg.reuse_factor, cfg.strategy.lower())
     rep = report(design, measured, estimate, board)
     echo(format_report(rep))
     return rep
