@@ -153,16 +153,25 @@ def test_extreme_inputs_and_dsp_packing(strategy, rf, packing, tmp_path):
 
 def test_unsupported_layer_is_named(tmp_path):
     import tensorflow as tf
+    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
 
     from flow.convert import freeze_msq_rows
-    from flow.models import QuantSpec, resnet8
+    from flow.quantizers import quantized_msq
     from flow.rtl import emit
 
     tf.keras.utils.set_random_seed(3)
-    model = resnet8((8, 8, 1), 10, width=4, spec=QuantSpec("msq", 4, 0.5))  # its convolutions are supported
+    def q():
+        return dict(kernel_quantizer=quantized_msq(4, 0.5), bias_quantizer=quantized_bits(8, 3, alpha=1))
+
+    inp = tf.keras.Input((12,))
+    x = QActivation(quantized_bits(8, 2, alpha=1), name="q_in")(inp)
+    a = QActivation(quantized_relu(6, 2), name="a1")(QDense(8, name="d1", **q())(x))
+    b = QActivation(quantized_relu(6, 2), name="a2")(QDense(8, name="d2", **q())(x))
+    y = tf.keras.layers.Concatenate(name="cat")([a, b])  # Add has RTL (tests/test_rtl_add.py), Concatenate not
+    model = tf.keras.Model(inp, QDense(3, name="fc", **q())(y))
     freeze_msq_rows(model)
     hm = convert(model, tmp_path / "hls", compile=False)
-    with pytest.raises(ValueError, match=r"layer 's1_add' \(Merge 'add'\) has no RTL implementation yet"):
+    with pytest.raises(ValueError, match=r"layer 'cat' \(Concatenate\) has no RTL implementation yet"):
         emit(hm, tmp_path / "rtl")
 
 

@@ -235,7 +235,12 @@ def _refused(model, tmp_path, match: str, allow_approximate: bool = False):
         emit(hm, tmp_path / "rtl")
 
 
-def test_residual_add_is_refused_by_name(tmp_path):
+def test_residual_add_of_convolutions_is_one_block(tmp_path):
+    """A skip around a 1x1 convolution becomes one Add block (its simulation: tests/test_rtl_add.py, ResNet-8)."""
+    from flow.rtl import emit
+    from flow.rtl.netlist import AddBlock
+    from flow.rtl.sim import lint
+
     tf.keras.utils.set_random_seed(2)
     inp = tf.keras.Input((6, 6, 2))
     x = QActivation(quantized_bits(8, 2, alpha=1), name="q_in")(inp)
@@ -245,7 +250,12 @@ def test_residual_add_is_refused_by_name(tmp_path):
     b = QActivation(quantized_relu(6, 2), name="a2")(b)
     y = tf.keras.layers.Add(name="res_add")([a, b])
     y = QDense(3, name="fc", **_quant(4, 0.5))(tf.keras.layers.Flatten(name="flat")(y))
-    _refused(tf.keras.Model(inp, y), tmp_path, r"layer 'res_add' \(Merge 'add'\) has no RTL implementation yet")
+    model = tf.keras.Model(inp, y)
+    freeze_msq_rows(model)
+    design = emit(convert(model, tmp_path / "hls", compile=False), tmp_path / "rtl")
+    block = next(st for st in design.netlist.stages if isinstance(st, AddBlock))
+    assert (block.name, [s.name for s in block.branch_a], [s.name for s in block.branch_b]) == ("res_add", [], ["c2", "a2"])
+    assert lint(design.verilog) == []
 
 
 def test_global_pooling_is_refused_by_name(tmp_path):

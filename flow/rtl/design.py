@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flow.rtl.conv import interval as conv_interval
-from flow.rtl.netlist import ConvStage, DenseStage, Netlist, PoolStage, netlist_from_model
+from flow.rtl.netlist import AddBlock, ConvStage, DenseStage, LQDenseStage, Netlist, PoolStage, netlist_from_model
 from flow.rtl.top import Stream, emit_design
 
 VERILOG = "design.v"
@@ -63,8 +63,7 @@ class RTLDesign:
     @property
     def sample_cycles(self) -> int:
         """An upper bound of the cycles one sample spends in the chain (no stalls)."""
-        return sum(stage_interval(st) + (st.dense.kernel.reuse_factor if isinstance(st, ConvStage) else 0) + STAGE_SLACK
-                   for st in self.netlist.stages)
+        return sum(stage_cycles(st) for st in self.netlist.stages)
 
     @property
     def interval_cycles(self) -> int:
@@ -89,12 +88,26 @@ class RTLDesign:
                              padding=[sc.pad_top, sc.pad_bottom, sc.pad_left, sc.pad_right],
                              out_shape=[st.out_height, st.out_width, st.n_filt],
                              padded_positions=st.padded_height * st.padded_width, line_buffer_values=sc.line_buffer_values)
+            if isinstance(st, LQDenseStage):
+                r = st.rows
+                entry.update(strategy=r.strategy, reuse_factor=r.reuse_factor, lanes=r.lanes, kx=r.kx, kw=r.kw,
+                             lq_input=st.lq_input, segments=r.segments, seg_inputs=r.seg_inputs)
+            if isinstance(st, AddBlock):
+                entry.update(branch_a=[s.name for s in st.branch_a], branch_b=[s.name for s in st.branch_b],
+                             sum_type=st.add.in_spec.cpp(), rounding=st.add.rounding, saturation=st.add.saturation)
             if isinstance(st, PoolStage):
                 entry.update(op=st.op, pool=[st.pool_height, st.pool_width], stride=[st.stride_height, st.stride_width])
             entry["interval_cycles"] = stage_interval(st)
             stages.append(entry)
         return {"top": "msq_rtl_top", "input": {"type": self.netlist.inp.type_dict(), **self.in_format.to_dict()},
                 "output": {"type": self.netlist.out.type_dict(), **self.out_format.to_dict()}, "stages": stages}
+
+
+def stage_cycles(st) -> int:
+    """An upper bound of the cycles one sample spends in a stage (no stalls); an Add block: both branches."""
+    if isinstance(st, AddBlock):
+        return sum(stage_cycles(s) for s in st.branch_a + st.branch_b) + 2 * STAGE_SLACK
+    return stage_interval(st) + (st.dense.kernel.reuse_factor if isinstance(st, ConvStage) else 0) + STAGE_SLACK
 
 
 def stage_interval(st) -> int:
@@ -104,6 +117,10 @@ def stage_interval(st) -> int:
         return conv_interval(st)
     if isinstance(st, DenseStage):
         return st.kernel.reuse_factor
+    if isinstance(st, LQDenseStage):
+        return st.rows.reuse_factor
+    if isinstance(st, AddBlock):
+        return max([1] + [stage_interval(s) for s in st.branch_a + st.branch_b])
     return 1
 
 

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 from flow.rtl.design import RTLDesign
-from flow.rtl.netlist import CastStage, ConvStage, DenseStage, PoolStage
+from flow.rtl.netlist import AddBlock, CastStage, ConvStage, DenseStage, LQActStage, LQDenseStage, PoolStage, ScaleStage
 from flow.rtl.top import CORE, TOP
 from flow.rtl.verilog import ident
 
@@ -59,6 +59,14 @@ def stage_modules(stage) -> tuple[str, ...]:
         return (f"msq_conv_{ident(stage.name)}", f"msq_conv_{ident(stage.name)}_dot")
     if isinstance(stage, PoolStage):
         return (f"msq_pool_{ident(stage.name)}",)
+    if isinstance(stage, LQDenseStage):
+        return (f"msq_lq_dense_{ident(stage.name)}",)
+    if isinstance(stage, LQActStage):
+        return (f"msq_lq_act_{ident(stage.name)}",)
+    if isinstance(stage, ScaleStage):
+        return (f"msq_scale_{ident(stage.name)}",)
+    if isinstance(stage, AddBlock):  # the fork / join and the branches' stages
+        return (f"msq_add_{ident(stage.name)}",) + tuple(m for s in stage.branch_a + stage.branch_b for m in stage_modules(s))
     raise TypeError(type(stage).__name__)
 
 
