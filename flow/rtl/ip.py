@@ -119,11 +119,11 @@ def ip_sources(design: RTLDesign) -> list[Path]:
 
 def lint_ip(design: RTLDesign) -> list[str]:
     """``verilator --lint-only -Wall`` on the IP top and everything under it: its warnings (empty when clean)."""
-    from flow.rtl.sim import require_verilator
+    from flow.rtl.sim import lint_lines, require_verilator
 
     proc = subprocess.run([require_verilator(), "--lint-only", "-Wall", "--top-module", IP_TOP,
                            *map(str, ip_sources(design))], capture_output=True, text=True)
-    return [line for line in proc.stderr.splitlines() if line.startswith("%")]
+    return lint_lines(proc)
 
 
 def build_ip_library(design: RTLDesign, regs: RegisterMap | None = None, jobs: int = 2) -> Path:

@@ -43,7 +43,15 @@ def lint(verilog: Path) -> list[str]:
     """``verilator --lint-only -Wall`` on the design: its warnings (empty when clean)."""
     proc = subprocess.run([require_verilator(), "--lint-only", "-Wall", "--top-module", "msq_rtl_top", str(verilog)],
                           capture_output=True, text=True)
-    return [line for line in proc.stderr.splitlines() if line.startswith("%")]
+    return lint_lines(proc)
+
+
+def lint_lines(proc: subprocess.CompletedProcess) -> list[str]:
+    """Verilator's ``%`` lines; a failed run without any is reported too (a crash is not a clean lint)."""
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("%")]
+    if proc.returncode != 0 and not lines:
+        lines = [f"%Error: verilator exited {proc.returncode} without a message: {proc.stderr.strip()[-300:]}"]
+    return lines
 
 
 def _defines(design: RTLDesign) -> list[str]:
