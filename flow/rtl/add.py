@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from flow.rtl.cast import cast_value
 from flow.rtl.netlist import AddBlock
-from flow.rtl.verilog import UNUSED_BITS_OFF, UNUSED_BITS_ON, ident, resize
+from flow.rtl.verilog import UNUSED_BITS_OFF, UNUSED_BITS_ON, ident, resize, stage_ports
 
 
 def add_module(block: AddBlock) -> str:
@@ -65,16 +65,7 @@ def emit_add(block: AddBlock, modules_a: list[str], modules_b: list[str]) -> tup
         f"// Add '{block.name}': fork -> branch a ({', '.join(s.name for s in block.branch_a) or 'skip'}) and branch b "
         f"({', '.join(s.name for s in block.branch_b) or 'skip'}) -> {block.a_spec.cpp()} + {block.b_spec.cpp()} "
         f"-> {st.out_spec.cpp()} ({st.rounding}, {st.saturation})",
-        f"module {module} (",
-        "    input clk,",
-        "    input rst,",
-        "    input in_valid,",
-        "    output in_ready,",
-        f"    input [{block.n_in * wi - 1}:0] in_data,",
-        "    output reg out_valid,",
-        "    input out_ready,",
-        f"    output reg [{n * wo - 1}:0] out_data",
-        ");",
+        *stage_ports(module, block.n_in * wi, n * wo),
         "    reg taken_a, taken_b;  // the branch took the current input already",
         "    wire a_ir, b_ir;",
         "    wire a_iv = in_valid && !taken_a;",

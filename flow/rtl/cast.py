@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flow.hls.encode import FixedSpec
 from flow.rtl.netlist import CastStage
-from flow.rtl.verilog import UNUSED_BITS_OFF, UNUSED_BITS_ON, decl, ident, literal, resize
+from flow.rtl.verilog import UNUSED_BITS_OFF, UNUSED_BITS_ON, decl, ident, literal, resize, stage_ports
 
 
 def _bounds(out: FixedSpec, saturation: str) -> tuple[int, int]:
@@ -69,16 +69,7 @@ def emit_cast(st: CastStage) -> tuple[str, str]:
     lines = [
         f"// Activation '{st.name}': {st.activation}, {st.n} values, {st.in_spec.cpp()} -> {st.out_spec.cpp()} "
         f"({st.rounding}, {st.saturation})",
-        f"module {module} (",
-        "    input clk,",
-        "    input rst,",
-        "    input in_valid,",
-        "    output in_ready,",
-        f"    input [{st.n * wi - 1}:0] in_data,",
-        "    output reg out_valid,",
-        "    input out_ready,",
-        f"    output reg [{st.n * wo - 1}:0] out_data",
-        ");",
+        *stage_ports(module, st.n * wi, st.n * wo),
         "    assign in_ready = !out_valid || out_ready;",
         *UNUSED_BITS_OFF,
     ]

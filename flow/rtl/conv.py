@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from flow.rtl.dense import emit_dense
 from flow.rtl.netlist import ConvStage
-from flow.rtl.verilog import counter_width, ident, literal
+from flow.rtl.verilog import counter_width, ident, literal, stage_ports
 
 
 def interval(st: ConvStage) -> int:
@@ -88,16 +88,7 @@ class ConvWriter:
             f"l{sc.pad_left} r{sc.pad_right}",
             f"// scan of {ph_n}x{pw_n} padded positions, one every {self.rf} cycle(s) (nnet_msq_window.h); "
             f"window {fh}x{fw}x{c} into {self.dot_module}",
-            f"module {self.module} (",
-            "    input clk,",
-            "    input rst,",
-            "    input in_valid,",
-            "    output in_ready,",
-            f"    input [{st.n_in * wi - 1}:0] in_data,",
-            "    output reg out_valid,",
-            "    input out_ready,",
-            f"    output reg [{st.n_out * wr - 1}:0] out_data",
-            ");",
+            *stage_ports(self.module, st.n_in * wi, st.n_out * wr),
         )
         hw, ww = counter_width(ph_n), counter_width(pw_n)
         shw, sww = counter_width(st.stride_height), counter_width(st.stride_width)

@@ -23,7 +23,10 @@ from __future__ import annotations
 from flow.hls.encode import FixedSpec
 from flow.hls.microarch import LaneArray
 from flow.rtl.netlist import DenseStage
-from flow.rtl.verilog import UNUSED_BITS_OFF, UNUSED_BITS_ON, adder_tree, counter_width, decl, hex_word, ident, literal, resize
+from flow.rtl.verilog import (
+    UNUSED_BITS_OFF, UNUSED_BITS_ON, adder_tree, counter_width, decl, hex_word, ident, literal, resize,
+    stage_ports,
+)
 
 
 class DenseWriter:
@@ -52,16 +55,7 @@ class DenseWriter:
             f"// MSQ Dense '{st.name}': {st.n_in} -> {st.n_out}, {self.k.n_fix} fixed rows (DSP), {self.k.n_sp2} SP2 rows "
             f"(LUT), ReuseFactor {self.rf} ({'folded' if self.folded else 'split'} lanes: {self.k.fixed.lanes} fixed, "
             f"{self.k.sp2.lanes} SP2), {'ROM' if self.rf > 1 else 'constant'} weights",
-            f"module {self.module} (",
-            "    input clk,",
-            "    input rst,",
-            "    input in_valid,",
-            "    output in_ready,",
-            f"    input [{st.n_in * wi - 1}:0] in_data,",
-            "    output reg out_valid,",
-            "    input out_ready,",
-            f"    output reg [{st.n_out * wr - 1}:0] out_data",
-            ");",
+            *stage_ports(self.module, st.n_in * wi, st.n_out * wr),
         )
         self.control()
         self.add(*UNUSED_BITS_OFF)

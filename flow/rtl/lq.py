@@ -32,7 +32,10 @@ from __future__ import annotations
 from flow.hls.encode import FixedSpec
 from flow.rtl.dense import DenseWriter
 from flow.rtl.netlist import LQActStage, LQDenseStage
-from flow.rtl.verilog import UNUSED_BITS_OFF, UNUSED_BITS_ON, adder_tree, decl, hex_word, ident, literal, resize
+from flow.rtl.verilog import (
+    UNUSED_BITS_OFF, UNUSED_BITS_ON, adder_tree, decl, hex_word, ident, literal, resize,
+    stage_ports,
+)
 
 
 def _code_range(spec: FixedSpec) -> tuple[int, int]:
@@ -171,16 +174,7 @@ class LQDenseWriter(DenseWriter):
             f"({'LQ levels' if st.lq_input else 'fixed-point bits'}{', offset plane' if st.offset_plane else ''}), "
             f"{r.kw} weight planes, ReuseFactor {self.rf} ({r.lanes} lanes, {r.segments} segments of {r.seg_inputs} "
             f"inputs), {'ROM' if self.rf > 1 else 'constant'} weights",
-            f"module {self.module} (",
-            "    input clk,",
-            "    input rst,",
-            "    input in_valid,",
-            "    output in_ready,",
-            f"    input [{st.n_in * wi - 1}:0] in_data,",
-            "    output reg out_valid,",
-            "    input out_ready,",
-            f"    output reg [{st.n_out * wr - 1}:0] out_data",
-            ");",
+            *stage_ports(self.module, st.n_in * wi, st.n_out * wr),
         )
         self.control()
         self.add(*UNUSED_BITS_OFF)
@@ -354,16 +348,7 @@ def emit_lq_act(st: LQActStage) -> tuple[str, str]:
     lines = [
         f"// LQ activation '{st.name}': {st.n} values, {st.in_spec.cpp()} -> {len(st.levels)} levels in "
         f"{st.out_spec.cpp()} ({len(st.thresholds)} midpoint comparators per value)",
-        f"module {module} (",
-        "    input clk,",
-        "    input rst,",
-        "    input in_valid,",
-        "    output in_ready,",
-        f"    input [{st.n * wi - 1}:0] in_data,",
-        "    output reg out_valid,",
-        "    input out_ready,",
-        f"    output reg [{st.n * wo - 1}:0] out_data",
-        ");",
+        *stage_ports(module, st.n * wi, st.n * wo),
         "    assign in_ready = !out_valid || out_ready;",
         *UNUSED_BITS_OFF,
     ]

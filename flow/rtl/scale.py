@@ -10,7 +10,7 @@ from __future__ import annotations
 from flow.hls.encode import FixedSpec
 from flow.rtl.cast import cast_value
 from flow.rtl.netlist import ScaleStage
-from flow.rtl.verilog import UNUSED_BITS_OFF, UNUSED_BITS_ON, decl, ident, literal, resize
+from flow.rtl.verilog import UNUSED_BITS_OFF, UNUSED_BITS_ON, decl, ident, literal, resize, stage_ports
 
 
 def emit_scale(st: ScaleStage) -> tuple[str, str]:
@@ -23,16 +23,7 @@ def emit_scale(st: ScaleStage) -> tuple[str, str]:
     lines = [
         f"// Row scale '{st.name}': {n} values, {st.in_spec.cpp()} * {st.scale_spec.cpp()} + {st.bias_spec.cpp()} "
         f"-> {st.out_spec.cpp()} ({st.cast.rounding}, {st.cast.saturation}), {st.n_filt} constant multipliers",
-        f"module {module} (",
-        "    input clk,",
-        "    input rst,",
-        "    input in_valid,",
-        "    output in_ready,",
-        f"    input [{n * wi - 1}:0] in_data,",
-        "    output reg out_valid,",
-        "    input out_ready,",
-        f"    output reg [{n * wo - 1}:0] out_data",
-        ");",
+        *stage_ports(module, n * wi, n * wo),
         "    assign in_ready = !out_valid || out_ready;",
         *UNUSED_BITS_OFF,
     ]

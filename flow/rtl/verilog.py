@@ -89,6 +89,13 @@ def adder_tree(dst: str, terms: list[str], spec: FixedSpec) -> list[str]:
     return lines
 
 
+def stage_ports(module: str, in_bits: int, out_bits: int) -> list[str]:
+    """The header of a pipeline stage: clock, reset and a valid/ready input and output of the given widths."""
+    return [f"module {module} (", "    input clk,", "    input rst,", "    input in_valid,", "    output in_ready,",
+            f"    input [{in_bits - 1}:0] in_data,", "    output reg out_valid,", "    input out_ready,",
+            f"    output reg [{out_bits - 1}:0] out_data", ");"]
+
+
 def counter_width(n: int) -> int:
     """Bits of a counter over ``0 .. n - 1`` (at least 1)."""
     return max(1, (max(1, n) - 1).bit_length())
